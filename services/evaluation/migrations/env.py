@@ -1,0 +1,4 @@
+from services.evaluation.models import Base
+from shared.db.migrate import run_migrations
+
+run_migrations(Base.metadata)

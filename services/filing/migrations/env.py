@@ -1,0 +1,4 @@
+from services.filing.models import Base
+from shared.db.migrate import run_migrations
+
+run_migrations(Base.metadata)

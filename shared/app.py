@@ -1,0 +1,143 @@
+"""The app factory every service uses.
+
+It gives each service the same skeleton: ``/healthz``, ``/readyz`` (database and
+NATS), ``/metrics``, JSON logs with request ids, problem+json errors, the token
+verifier, and a lifespan that opens the engine and NATS, runs the outbox relay and
+the event consumers, and stops them cleanly. Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_fastapi_instrumentator import Instrumentator
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import TokenVerifier
+from shared.clock import Clock, SystemClock
+from shared.db.session import Database
+from shared.errors import GovitError
+from shared.events.bus import Bus
+from shared.events.consumer import Consumer
+from shared.events.relay import OutboxRelay
+from shared.events.tables import EventTables
+from shared.observability import configure_logging
+from shared.problems import install_problem_handlers, problem_response
+from shared.settings import GovitSettings
+
+log = logging.getLogger(__name__)
+
+ConsumerFactory = Callable[[FastAPI], Sequence[Consumer]]
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def create_app(
+    *,
+    settings: GovitSettings,
+    title: str,
+    routers: Sequence[APIRouter],
+    tables: EventTables,
+    consumers: ConsumerFactory | None = None,
+    version: str = "1.0.0",
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        db = Database(settings.database_url)
+        await db.wait_until_ready(settings.startup_wait_seconds)
+        bus = await Bus.connect(
+            settings.nats_url,
+            name=settings.service_name,
+            wait_seconds=settings.startup_wait_seconds,
+        )
+        app.state.db = db
+        app.state.bus = bus
+        app.state.tables = tables
+        stop = asyncio.Event()
+        workers: list[asyncio.Task[None]] = []
+        if settings.outbox_relay_enabled:
+            relay = OutboxRelay(db, tables.outbox, bus, poll_seconds=settings.outbox_poll_seconds)
+            workers.append(asyncio.create_task(relay.run(stop), name="outbox-relay"))
+        for consumer in consumers(app) if consumers else ():
+            workers.append(asyncio.create_task(consumer.run(stop), name=consumer.durable))
+        log.info("started", extra={"workers": [w.get_name() for w in workers]})
+        try:
+            yield
+        finally:
+            stop.set()
+            if workers:
+                await asyncio.wait(workers, timeout=10)
+            await bus.close()
+            await db.dispose()
+
+    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.clock = SystemClock(offset_days=settings.clock_offset_days)
+    app.state.token_verifier = TokenVerifier.from_settings(settings)
+    install_problem_handlers(app)
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name="X-Request-ID",
+        validator=lambda value: bool(_REQUEST_ID.match(value)),
+    )
+    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
+        app, endpoint="/metrics", include_in_schema=False
+    )
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", response_model=None)
+    async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(request.app.state.db.ping(), timeout=2)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            await asyncio.wait_for(request.app.state.bus.ping(), timeout=2)
+            checks["nats"] = "ok"
+        except Exception as exc:
+            checks["nats"] = f"unavailable: {type(exc).__name__}"
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ready", "checks": checks}
+        error = GovitError(
+            503, "not_ready", "a dependency is unavailable", extra={"checks": checks}
+        )
+        return problem_response(request, error)
+
+    return router
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.transaction() as session:
+        yield session
+
+
+def _clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+# The one commit point: scope="function" commits before the response is sent, so a
+# client that sees 201 can read its write back, and a failed commit is never a 201.
+DbSession = Annotated[AsyncSession, Depends(_session, scope="function")]
+RequestClock = Annotated[Clock, Depends(_clock)]

@@ -1,0 +1,76 @@
+"""The suite's one clock: "now" in UTC and "today" in Asia/Shanghai.
+
+Only the edge (a request handler, a scheduled job) reads the clock, once, and passes
+the result down; domain code takes dates as arguments. Tests pin a ``FixedClock``
+with ``set_clock``; development can shift the clock by ``GOVIT_CLOCK_OFFSET_DAYS``
+so a demo can walk past a deadline (the settings refuse an offset in production).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from shared.settings import GovitSettings
+
+# Deadlines and working days are Beijing-time dates, wherever the server runs.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def today(self) -> date: ...
+
+
+class SystemClock:
+    """The real time, shifted by ``offset_days`` (development only)."""
+
+    def __init__(self, offset_days: int = 0) -> None:
+        self.offset = timedelta(days=offset_days)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def today(self) -> date:
+        return self.now().astimezone(SHANGHAI).date()
+
+
+class FixedClock:
+    """A clock that moves only when told to: ``set`` or ``advance``."""
+
+    def __init__(self, at: datetime) -> None:
+        self.set(at)
+
+    def set(self, at: datetime) -> None:
+        # A naive datetime would silently mean the server's zone: refuse it.
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self._at = at.astimezone(UTC)
+
+    def advance(self, delta: timedelta) -> None:
+        self._at += delta
+
+    def now(self) -> datetime:
+        return self._at
+
+    def today(self) -> date:
+        return self._at.astimezone(SHANGHAI).date()
+
+
+_clock: Clock | None = None
+
+
+def get_clock() -> Clock:
+    """The process clock (also usable as a FastAPI dependency)."""
+    global _clock
+    if _clock is None:
+        _clock = SystemClock(GovitSettings().clock_offset_days)
+    return _clock
+
+
+def set_clock(clock: Clock | None) -> None:
+    """Pin the process clock (tests); ``None`` goes back to the system clock."""
+    global _clock
+    _clock = clock

@@ -1,0 +1,67 @@
+"""The outbox, inbox and dead-letter tables every service database carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+@dataclass(frozen=True)
+class EventTables:
+    outbox: Table
+    inbox: Table
+    dead_letters: Table
+
+
+def event_tables(metadata: MetaData) -> EventTables:
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", Uuid, primary_key=True),
+        Column("type", Text, nullable=False),
+        Column("subject", Text, nullable=True),
+        Column("envelope", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("last_error", Text, nullable=True),
+        # The relay only ever scans unsent rows: keep that index tiny.
+        Index("ix_outbox_unsent", "created_at", postgresql_where=text("sent_at IS NULL")),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("consumer", Text, nullable=False),
+        Column("event_id", Text, nullable=False),
+        Column("type", Text, nullable=False),
+        Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("consumer", "event_id"),
+    )
+    dead_letters = Table(
+        "dead_letters",
+        metadata,
+        Column("id", Uuid, primary_key=True),
+        Column("consumer", Text, nullable=False),
+        Column("event_id", Text, nullable=True),
+        Column("subject", Text, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("error", Text, nullable=False),
+        Column("deliveries", Integer, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    return EventTables(outbox=outbox, inbox=inbox, dead_letters=dead_letters)

@@ -1,0 +1,89 @@
+"""Exception handlers: every error leaves the service as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.errors import PROBLEM_JSON, GovitError, Violation
+
+log = logging.getLogger(__name__)
+
+
+def problem_response(request: Request, error: GovitError) -> JSONResponse:
+    return JSONResponse(
+        error.problem(instance=request.url.path),
+        status_code=error.status,
+        media_type=PROBLEM_JSON,
+        headers=error.headers or None,
+    )
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validation_error(exc: RequestValidationError) -> GovitError:
+    errors = [
+        {"loc": _location(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    return GovitError(
+        422,
+        "validation_failed",
+        "the request does not match the schema: "
+        + "; ".join(f"{e['loc']}: {e['message']}" for e in errors[:5]),
+        violations=[
+            Violation(
+                rule=f"schema:{e['loc']}",
+                message_zh=f"字段 {e['loc']} 不符合要求：{e['message']}",
+                message_en=f"{e['loc']}: {e['message']}",
+            )
+            for e in errors
+        ],
+        extra={"errors": errors},
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GovitError)
+    async def _govit(request: Request, exc: GovitError) -> JSONResponse:
+        return problem_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(request, validation_error(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        error = GovitError(exc.status_code, code, str(exc.detail))
+        error.headers.update(exc.headers or {})
+        return problem_response(request, error)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable", exc_info=exc)
+        return problem_response(
+            request, GovitError(503, "database_unavailable", "the database is unavailable")
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        log.error("database error", exc_info=exc)
+        return problem_response(
+            request, GovitError(500, "internal_error", "the request could not be completed")
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", exc_info=exc)
+        return problem_response(
+            request, GovitError(500, "internal_error", "the request could not be completed")
+        )

@@ -1,0 +1,259 @@
+"""The outbox and the inbox against the real PostgreSQL and a real NATS JetStream.
+
+Each test gets its own database (commits must be visible to the relay's
+connections) and, where it stops NATS, its own NATS server from the wheel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deploy.local.stack import Nats, free_port
+from shared.db import new_metadata
+from shared.db.session import Database
+from shared.events import Event, EventTables, emit, event_tables, new_event
+from shared.events.bus import STREAM, Bus
+from shared.events.consumer import Consumer
+from shared.events.relay import OutboxRelay
+from tests.support.databases import Databases
+from tests.support.fixtures import Stack
+
+EVENT_TYPE = "govit.registry.unit.registered"
+
+
+def unit_event(name: str = "临汾市水利局") -> Event:
+    unit_id = str(uuid.uuid4())
+    return new_event(
+        EVENT_TYPE,
+        source="/govit/test",
+        subject=unit_id,
+        time=datetime.now(UTC),
+        data={"id": unit_id, "name": name, "jurisdiction": "linfen-water", "parent": None},
+    )
+
+
+class Kit:
+    """A database with the event tables and an ``effects`` table handlers write to."""
+
+    def __init__(self, db: Database, tables: EventTables, effects: Table) -> None:
+        self.db, self.tables, self.effects = db, tables, effects
+
+    async def count(self, table: Table, *where: object) -> int:
+        async with self.db.transaction() as session:
+            return int(await session.scalar(select(func.count()).select_from(table).where(*where)))
+
+    async def record_effect(self, session: AsyncSession, event: Event) -> None:
+        await session.execute(insert(self.effects).values(event_id=event.id))
+
+
+@pytest.fixture
+async def kit(databases: Databases) -> AsyncIterator[Kit]:
+    metadata: MetaData = new_metadata()
+    tables = event_tables(metadata)
+    effects = Table(
+        "effects", metadata, Column("n", Integer, primary_key=True), Column("event_id", Text)
+    )
+    db = Database(await databases.create(), pool_size=5)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield Kit(db, tables, effects)
+    await db.dispose()
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], seconds: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"condition not met within {seconds} s")
+
+
+async def stream_messages(bus: Bus, subject: str) -> list[tuple[str, dict[str, object]]]:
+    """Every message on ``subject`` in the stream: (Nats-Msg-Id, envelope)."""
+    sub = await bus.js.subscribe(subject, ordered_consumer=True, stream=STREAM)
+    found = []
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=0.5)
+            except TimeoutError:
+                break
+            found.append(((msg.headers or {}).get("Nats-Msg-Id", ""), json.loads(msg.data)))
+    finally:
+        await sub.unsubscribe()
+    return found
+
+
+async def test_event_written_while_nats_is_down_is_delivered_when_it_returns(
+    kit: Kit, stack: Stack, tmp_path: Path
+) -> None:
+    nats = Nats(tmp_path / "nats", free_port(), free_port())
+    nats.start(tmp_path / "nats.log")
+    bus = await Bus.connect(nats.url, name="test-relay")
+    relay = OutboxRelay(kit.db, kit.tables.outbox, bus, poll_seconds=0.2, publish_timeout=0.5)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        nats.stop()
+        event = unit_event()
+        async with kit.db.transaction() as session:
+            await emit(session, kit.tables.outbox, event)
+
+        # NATS is down: the relay tries, fails and keeps the row.
+        unsent = kit.tables.outbox.c.sent_at.is_(None)
+        await wait_until(lambda: kit.count(kit.tables.outbox, kit.tables.outbox.c.attempts > 0))
+        assert await kit.count(kit.tables.outbox, unsent) == 1
+
+        nats.start(tmp_path / "nats.log")  # same port, same store
+        await wait_until(lambda: _none_unsent(kit))
+
+        delivered = await stream_messages(bus, EVENT_TYPE)
+        ids = [msg_id for msg_id, _ in delivered]
+        assert event.id in ids, "the event reached JetStream"
+        envelope = dict(delivered[ids.index(event.id)][1])
+        assert envelope["specversion"] == "1.0"
+        assert envelope["type"] == EVENT_TYPE
+        assert envelope["data"] == event.data
+    finally:
+        stop.set()
+        await task
+        await bus.close()
+        nats.stop()
+
+
+async def _none_unsent(kit: Kit) -> bool:
+    return await kit.count(kit.tables.outbox, kit.tables.outbox.c.sent_at.is_(None)) == 0
+
+
+async def test_rolled_back_transaction_publishes_nothing(kit: Kit, stack: Stack) -> None:
+    with pytest.raises(RuntimeError):
+        async with kit.db.transaction() as session:
+            await emit(session, kit.tables.outbox, unit_event())
+            raise RuntimeError("the use case failed after writing its event")
+    assert await kit.count(kit.tables.outbox) == 0
+
+
+def consumer_for(
+    kit: Kit,
+    bus: Bus,
+    handler: Callable[[AsyncSession, Event], Awaitable[None]],
+    *,
+    max_deliveries: int = 3,
+) -> Consumer:
+    return Consumer(
+        kit.db,
+        kit.tables,
+        bus,
+        durable=f"test-{uuid.uuid4().hex[:8]}",
+        subject=EVENT_TYPE,
+        handler=handler,
+        max_deliveries=max_deliveries,
+        retry_delay_seconds=0.1,
+        ack_wait_seconds=5,
+    )
+
+
+async def publish(bus: Bus, event: Event, msg_id: str | None = None) -> None:
+    await bus.js.publish(
+        event.type,
+        json.dumps(event.envelope()).encode(),
+        headers={"Nats-Msg-Id": msg_id or event.id},
+    )
+
+
+async def test_duplicated_delivery_of_one_event_changes_nothing(kit: Kit, stack: Stack) -> None:
+    bus = await Bus.connect(stack.nats_url, name="test-inbox")
+    consumer = consumer_for(kit, bus, kit.record_effect)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        event = unit_event()
+        # Two different message ids defeat JetStream's de-duplication, as a relay
+        # retrying after the duplicate window would: the inbox must catch it.
+        await publish(bus, event, msg_id=f"{event.id}-a")
+        await publish(bus, event, msg_id=f"{event.id}-b")
+        later = unit_event("襄汾县人民政府")
+        await publish(bus, later)
+        await wait_until(lambda: _effects_for(kit, later.id))
+        assert await kit.count(kit.effects, kit.effects.c.event_id == event.id) == 1
+        assert await kit.count(kit.tables.inbox, kit.tables.inbox.c.event_id == event.id) == 1
+    finally:
+        stop.set()
+        await task
+        await bus.close()
+
+
+async def _effects_for(kit: Kit, event_id: str) -> bool:
+    return await kit.count(kit.effects, kit.effects.c.event_id == event_id) > 0
+
+
+async def test_failing_event_is_dead_lettered_and_does_not_block_the_next(
+    kit: Kit, stack: Stack
+) -> None:
+    poison = unit_event("故障单位")
+
+    async def handler(session: AsyncSession, event: Event) -> None:
+        if event.id == poison.id:
+            raise ValueError("this handler cannot process the event")
+        await kit.record_effect(session, event)
+
+    bus = await Bus.connect(stack.nats_url, name="test-dlq")
+    consumer = consumer_for(kit, bus, handler, max_deliveries=3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        healthy = unit_event("晋城市大数据应用局")
+        await publish(bus, poison)
+        await publish(bus, healthy)
+        await wait_until(lambda: _effects_for(kit, healthy.id))
+        dead = kit.tables.dead_letters
+        await wait_until(lambda: _dead(kit, poison.id))
+        async with kit.db.transaction() as session:
+            row = (await session.execute(select(dead).where(dead.c.event_id == poison.id))).one()
+        assert row.deliveries == 3
+        assert "cannot process" in row.error
+        # The failed attempts left no half-done work and no inbox entry behind.
+        assert await kit.count(kit.effects, kit.effects.c.event_id == poison.id) == 0
+        assert await kit.count(kit.tables.inbox, kit.tables.inbox.c.event_id == poison.id) == 0
+    finally:
+        stop.set()
+        await task
+        await bus.close()
+
+
+async def _dead(kit: Kit, event_id: str) -> bool:
+    dead = kit.tables.dead_letters
+    return await kit.count(dead, dead.c.event_id == event_id) > 0
+
+
+async def test_malformed_message_is_dead_lettered_at_once(kit: Kit, stack: Stack) -> None:
+    bus = await Bus.connect(stack.nats_url, name="test-poison")
+    consumer = consumer_for(kit, bus, kit.record_effect)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await bus.js.publish(EVENT_TYPE, b"{not json", headers={"Nats-Msg-Id": uuid.uuid4().hex})
+        dead = kit.tables.dead_letters
+        await wait_until(lambda: _count_true(kit.count(dead, dead.c.consumer == consumer.durable)))
+        async with kit.db.transaction() as session:
+            row = (await session.execute(select(dead))).one()
+        assert row.deliveries == 1
+        assert row.payload == b"{not json"
+    finally:
+        stop.set()
+        await task
+        await bus.close()
+
+
+async def _count_true(count: Awaitable[int]) -> bool:
+    return await count > 0
