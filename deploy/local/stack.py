@@ -11,6 +11,7 @@ Unix socket only and, as root, loosens the permissions of every parent folder.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -22,6 +23,8 @@ import urllib.request
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import asyncpg
 
 with warnings.catch_warnings():  # its platformdirs import warns about XDG_RUNTIME_DIR
     warnings.simplefilter("ignore")
@@ -124,22 +127,6 @@ class Postgres:
         )
         return result.returncode == 0
 
-    def create_databases(self, names: list[str]) -> None:
-        for name in names:
-            exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")  # noqa: S608 (our own names)
-            if exists.strip() != "1":
-                self.psql(f'CREATE DATABASE "{name}"')
-
-    def psql(self, sql: str, database: str = "postgres") -> str:
-        connection = ["-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", database]
-        result = subprocess.run(
-            [str(PG_BIN / "psql"), *connection, "-tAq", "-v", "ON_ERROR_STOP=1", "-c", sql],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return result.stdout
-
     def stop(self) -> None:
         _stop(self.proc, signal.SIGINT)  # SIGINT is PostgreSQL's "fast shutdown"
         self.proc = None
@@ -209,6 +196,22 @@ def _stop(proc: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:
 
 def database_name(service: str, prefix: str = "govit") -> str:
     return f"{prefix}_{service}"
+
+
+def ensure_databases(server_url: str, names: list[str]) -> None:
+    """Create each database that is missing (one per service) on the server."""
+
+    async def create() -> None:
+        dsn = with_database(server_url, "postgres").replace("postgresql+asyncpg", "postgresql")
+        conn = await asyncpg.connect(dsn)
+        try:
+            for name in names:
+                if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                    await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
 
 
 def with_database(server_url: str, database: str) -> str:

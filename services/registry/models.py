@@ -1,11 +1,32 @@
-"""The registry service's tables (its own database)."""
+"""The registry's tables: units, the system catalogue, resources, and revisions.
+
+Systems are never deleted: retirement is a status, and every change leaves a
+revision row (who, when, before/after), which is what ``/history`` reads.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
 from shared.events import event_tables
+from shared.ids import new_id
 
 
 class Base(DeclarativeBase):
@@ -13,3 +34,91 @@ class Base(DeclarativeBase):
 
 
 events = event_tables(Base.metadata)
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(Text)
+    jurisdiction: Mapped[str] = mapped_column(Text, index=True)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("units.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class System(Base):
+    __tablename__ = "systems"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"))
+    # Copied from the unit (which never changes jurisdiction) so lists filter on one table.
+    jurisdiction: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    network: Mapped[str] = mapped_column(Text)
+    cloud: Mapped[str] = mapped_column(Text)
+    cloud_exempt_reason: Mapped[str | None] = mapped_column(Text)
+    private_network_approval: Mapped[str | None] = mapped_column(Text)
+    sharing_connected: Mapped[bool] = mapped_column(Boolean)
+    mlps_level: Mapped[int | None] = mapped_column(SmallInteger)
+    crypto_assessed: Mapped[bool] = mapped_column(Boolean)
+    asset_registered: Mapped[bool] = mapped_column(Boolean)
+    resource_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Resources whose share_type is not "none": the "data shared" fact reads it.
+    shared_resource_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('planned','building','operating','retired')", name="status"),
+        CheckConstraint("network IN ('extranet','intranet','internet','private')", name="network"),
+        CheckConstraint("cloud IN ('on_cloud','migrating','not_migrated','exempt')", name="cloud"),
+        CheckConstraint("mlps_level BETWEEN 1 AND 5", name="mlps_level"),
+        # Keyset pages run (filter, id): one index per common filter keeps a page of
+        # 50 an index range scan on 100k+ rows.
+        Index("ix_systems_org_id_id", "org_id", "id"),
+        Index("ix_systems_jurisdiction_id", "jurisdiction", "id"),
+        Index("ix_systems_jurisdiction_status_id", "jurisdiction", "status", "id"),
+        Index("ix_systems_jurisdiction_cloud_id", "jurisdiction", "cloud", "id"),
+        Index(
+            "ix_systems_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+    )
+
+
+class Resource(Base):
+    __tablename__ = "resources"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    system_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("systems.id"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(Text)
+    update_frequency: Mapped[str] = mapped_column(Text)
+    share_type: Mapped[str] = mapped_column(Text)
+    open_type: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("share_type IN ('unconditional','conditional','none')", name="share_type"),
+        CheckConstraint("open_type IN ('open','conditional','none')", name="open_type"),
+    )
+
+
+class SystemRevision(Base):
+    """One change to a system: ``changes`` is ``{field: {before, after}}``."""
+
+    __tablename__ = "system_revisions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    system_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("systems.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(Text)
+    actor_org: Mapped[str] = mapped_column(Text)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+    __table_args__ = (Index("ix_system_revisions_system_id_at", "system_id", "at", "id"),)

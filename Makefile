@@ -1,0 +1,48 @@
+# govit: the only entry point a newcomer needs. `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+ROLE ?= unit
+ORG ?= 00000000-0000-0000-0000-000000000000
+JURISDICTION ?= jincheng
+
+.DEFAULT_GOAL := help
+.PHONY: help install up test lint format token bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install govit with its dev tools
+
+up: $(STAMP) ## run PostgreSQL, NATS, five services and the gateway (GOVIT_PORT, default 8000)
+	$(PY) -m deploy.local.up
+
+test: $(STAMP) ## run every test against a real PostgreSQL and NATS started for the run
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff, ruff format --check, mypy (shared, domain code, gateway), import-linter
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared gateway $(wildcard services/*/domain.py)
+	$(VENV)/bin/lint-imports
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+token: $(STAMP) ## print a dev JWT: make token ROLE=unit ORG=<unit id> JURISDICTION=jincheng
+	@$(PY) -m shared.auth.cli token --role $(ROLE) --org $(ORG) --jurisdiction $(JURISDICTION)
+
+bench: $(STAMP) ## benchmarks: gateway overhead, registry list queries on 100k systems
+	$(PY) bench/gateway.py
+	$(PY) bench/registry.py
+
+clean: ## remove local state (.govit: dev databases, NATS store, dev keys)
+	rm -rf .govit

@@ -1,0 +1,207 @@
+"""HTTP routes (API.md "Registry"): parse, authorise, call ``service``, shape the answer.
+
+Each route is thin: the request's session (one commit point), the verified
+principal and the clock come in as dependencies; errors are raised, never built.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from services.registry import service
+from services.registry.schemas import (
+    ComplianceOut,
+    History,
+    ImportResult,
+    ResourceCreate,
+    ResourceList,
+    ResourceOut,
+    SystemCreate,
+    SystemFilters,
+    SystemOut,
+    SystemPage,
+    SystemPatch,
+    UnitCreate,
+    UnitList,
+    UnitOut,
+)
+from services.registry.spreadsheets import (
+    XLSX_MEDIA_TYPE,
+    read_catalogue,
+    write_csv,
+    write_xlsx,
+)
+from shared.app import DbSession, RequestClock
+from shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from shared.errors import GovitError
+from shared.policy.rules import ProfileId
+
+router = APIRouter(prefix="/api/v1", tags=["registry"])
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+UnitOrAdmin = Annotated[Principal, Depends(require_roles(Role.UNIT, Role.ADMIN))]
+MAX_IMPORT_BYTES = 20 * 1024 * 1024  # API.md: imports up to 20 MiB
+
+
+class ListQuery(SystemFilters):
+    limit: int = Query(50, ge=1, le=service.MAX_PAGE)
+    cursor: str | None = Query(None, max_length=64)
+
+
+class ExportQuery(SystemFilters):
+    format: Literal["csv", "xlsx"] = "csv"
+
+
+# --- units --------------------------------------------------------------------------
+
+
+@router.post("/units", status_code=201, response_model=UnitOut)
+async def register_unit(
+    body: UnitCreate, session: DbSession, _: Admin, clock: RequestClock
+) -> dict[str, object]:
+    return service.unit_view(await service.register_unit(session, body, clock.now()))
+
+
+@router.get("/units", response_model=UnitList)
+async def list_units(
+    session: DbSession, principal: CurrentPrincipal, jurisdiction: ProfileId | None = None
+) -> dict[str, object]:
+    units = await service.list_units(session, principal, jurisdiction)
+    return {"items": [service.unit_view(u) for u in units]}
+
+
+@router.get("/units/{unit_id}", response_model=UnitOut)
+async def get_unit(
+    unit_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> dict[str, object]:
+    return service.unit_view(await service.get_unit(session, principal, unit_id))
+
+
+# --- systems ------------------------------------------------------------------------
+
+
+@router.post("/systems", status_code=201, response_model=SystemOut)
+async def register_system(
+    body: SystemCreate, session: DbSession, principal: CurrentPrincipal, clock: RequestClock
+) -> dict[str, object]:
+    system = await service.register_system(session, principal, body, clock.now())
+    return service.system_view(system)
+
+
+@router.get("/systems", response_model=SystemPage)
+async def list_systems(
+    query: Annotated[ListQuery, Query()], session: DbSession, principal: CurrentPrincipal
+) -> dict[str, object]:
+    systems, next_cursor = await service.list_systems(
+        session, principal, query, query.limit, query.cursor
+    )
+    return {"items": [service.system_view(s) for s in systems], "next_cursor": next_cursor}
+
+
+@router.post("/systems:import", status_code=201, response_model=ImportResult)
+async def import_systems(
+    request: Request, session: DbSession, principal: UnitOrAdmin, clock: RequestClock
+) -> dict[str, int]:
+    rows = read_catalogue(await _upload(request))
+    return await service.import_systems(session, principal, rows, clock.now())
+
+
+@router.get("/systems:export")
+async def export_systems(
+    query: Annotated[ExportQuery, Query()], session: DbSession, principal: CurrentPrincipal
+) -> Response:
+    rows = await service.export_rows(session, principal, query)
+    if query.format == "xlsx":
+        content, media_type = write_xlsx(rows), XLSX_MEDIA_TYPE
+    else:
+        content, media_type = write_csv(rows), "text/csv; charset=utf-8"
+    disposition = f'attachment; filename="systems.{query.format}"'
+    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+@router.get("/systems/{system_id}", response_model=SystemOut)
+async def get_system(
+    system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> dict[str, object]:
+    return service.system_view(await service.get_system(session, principal, system_id))
+
+
+@router.patch("/systems/{system_id}", response_model=SystemOut)
+async def update_system(
+    system_id: uuid.UUID,
+    patch: SystemPatch,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    clock: RequestClock,
+) -> dict[str, object]:
+    changes = patch.changes()
+    system = await service.update_system(session, principal, system_id, changes, clock.now())
+    return service.system_view(system)
+
+
+@router.post("/systems/{system_id}/resources", status_code=201, response_model=ResourceOut)
+async def add_resource(
+    system_id: uuid.UUID,
+    body: ResourceCreate,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    clock: RequestClock,
+) -> object:
+    return await service.add_resource(session, principal, system_id, body, clock.now())
+
+
+@router.get("/systems/{system_id}/resources", response_model=ResourceList)
+async def list_resources(
+    system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> dict[str, object]:
+    return {"items": await service.list_resources(session, principal, system_id)}
+
+
+@router.get("/systems/{system_id}/history", response_model=History)
+async def system_history(
+    system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> dict[str, object]:
+    return {"items": await service.history(session, principal, system_id)}
+
+
+@router.get("/systems/{system_id}/compliance", response_model=ComplianceOut)
+async def system_compliance(
+    system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> dict[str, object]:
+    system, violations = await service.compliance(session, principal, system_id)
+    return {
+        "system_id": system.id,
+        "profile": system.jurisdiction,
+        "facts": service.system_state(system)["facts"],
+        "violations": [v.as_dict() for v in violations],
+    }
+
+
+async def _upload(request: Request) -> bytes:
+    """The catalogue file: multipart field ``file`` or the raw body (CSV or XLSX)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
+        raise _too_large()
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=5)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise GovitError(422, "file_missing", "send the catalogue as multipart field `file`")
+        data = await upload.read(MAX_IMPORT_BYTES + 1)
+    else:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_IMPORT_BYTES:
+                raise _too_large()
+            chunks.append(chunk)
+        data = b"".join(chunks)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise _too_large()
+    return data
+
+
+def _too_large() -> GovitError:
+    return GovitError(413, "payload_too_large", "imports are limited to 20 MiB")

@@ -1,0 +1,174 @@
+"""The registry's rules, pure: no I/O, no framework, dates and profiles passed in.
+
+A refusal is a list of ``Violation``s, each citing the owning unit's regulation
+(``linfen-water:11``); the caller decides the HTTP status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from shared.auth import Principal, Role
+from shared.errors import Violation
+from shared.policy import PolicyProfile
+
+Status = Literal["planned", "building", "operating", "retired"]
+Network = Literal["extranet", "intranet", "internet", "private"]
+Cloud = Literal["on_cloud", "migrating", "not_migrated", "exempt"]
+ShareType = Literal["unconditional", "conditional", "none"]
+OpenType = Literal["open", "conditional", "none"]
+
+LIFECYCLE: tuple[Status, ...] = ("planned", "building", "operating", "retired")
+# What the government cloud platform may report (API.md: role platform changes cloud only).
+PLATFORM_FIELDS = frozenset({"cloud"})
+# The fields a system's catalogue entry is made of, in export column order.
+SYSTEM_FIELDS = (
+    "name",
+    "status",
+    "network",
+    "cloud",
+    "cloud_exempt_reason",
+    "private_network_approval",
+    "sharing_connected",
+    "mlps_level",
+    "crypto_assessed",
+    "asset_registered",
+)
+# Roles that read every unit's catalogue within their own jurisdiction.
+OVERSIGHT_ROLES = (Role.AUTHORITY, Role.FINANCE, Role.REVIEWER, Role.AUDITOR, Role.PLATFORM)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What other services decide on (funding gates, approval pre-screen)."""
+
+    catalogued: bool
+    data_shared: bool
+    on_cloud: bool
+    secure: bool
+
+
+# --- access -----------------------------------------------------------------------
+
+
+def can_read(principal: Principal, org: str, jurisdiction: str) -> bool:
+    if principal.has_role(Role.ADMIN):
+        return True
+    if principal.jurisdiction != jurisdiction:
+        return False
+    return principal.has_role(*OVERSIGHT_ROLES) or (
+        principal.has_role(Role.UNIT) and principal.org == org
+    )
+
+
+def can_write(principal: Principal, org: str) -> bool:
+    """A unit's catalogue is written by that unit alone (and by an administrator)."""
+    return principal.has_role(Role.ADMIN) or (
+        principal.has_role(Role.UNIT) and principal.org == org
+    )
+
+
+def platform_may_change(principal: Principal, jurisdiction: str, fields: Iterable[str]) -> bool:
+    """The cloud platform reports migration state in its own jurisdiction, nothing else."""
+    return (
+        principal.has_role(Role.PLATFORM)
+        and principal.jurisdiction == jurisdiction
+        and set(fields) <= PLATFORM_FIELDS
+    )
+
+
+# --- lifecycle ----------------------------------------------------------------------
+
+
+def transition_allowed(current: Status, new: Status) -> bool:
+    """Forward only (a step may be skipped); ``retired`` is final."""
+    return LIFECYCLE.index(new) >= LIFECYCLE.index(current) and current != "retired"
+
+
+# --- rules on a catalogue entry ----------------------------------------------------------
+
+
+def entry_violations(entry: Mapping[str, Any], profile: PolicyProfile) -> list[Violation]:
+    """Refusals at write time: what must never be stored, under the unit's profile."""
+    return [violation for _, violation in entry_problems(entry, profile)]
+
+
+def entry_problems(entry: Mapping[str, Any], profile: PolicyProfile) -> list[tuple[str, Violation]]:
+    """Each write-time refusal with the field to fix (an import reports it as the column)."""
+    rules = profile.registry
+    found: list[tuple[str, Violation]] = []
+    if (
+        entry["network"] == "private"
+        and rules.private_network
+        and not _filled(entry.get("private_network_approval"))
+    ):
+        found.append(("private_network_approval", rules.private_network.violation()))
+    cloud = rules.government_cloud
+    if entry["cloud"] == "exempt" and cloud:
+        if not cloud.exempt_allowed:
+            found.append(("cloud", cloud.violation()))
+        elif not _filled(entry.get("cloud_exempt_reason")):
+            reason_missing = Violation(
+                cloud.rule,
+                "不迁移上政务云的系统须说明理由（cloud_exempt_reason）",
+                "A system exempt from the government cloud must state why (cloud_exempt_reason).",
+            )
+            found.append(("cloud_exempt_reason", reason_missing))
+    return found
+
+
+def _filled(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def facts(entry: Mapping[str, Any]) -> Facts:
+    """``entry`` carries ``shared_resource_count``: resources whose share_type is not none."""
+    return Facts(
+        catalogued=entry["status"] != "retired",
+        data_shared=bool(entry["sharing_connected"]) and entry["shared_resource_count"] > 0,
+        on_cloud=entry["cloud"] == "on_cloud"
+        or (entry["cloud"] == "exempt" and _filled(entry.get("cloud_exempt_reason"))),
+        secure=entry.get("mlps_level") is not None and bool(entry["crypto_assessed"]),
+    )
+
+
+def compliance(entry: Mapping[str, Any], profile: PolicyProfile) -> list[Violation]:
+    """What keeps the system from counting as catalogued, shared, on cloud and secure."""
+    rules = profile.registry
+    found = entry_violations(entry, profile)
+    if entry["status"] == "retired" and rules.catalogue_first:
+        found.append(
+            Violation(
+                rules.catalogue_first.rule,
+                "系统已退役，不能作为在用系统列入项目",
+                "The system is retired and no longer counts as a catalogued system in use.",
+            )
+        )
+    if profile.resource_catalogue_required and not entry["resource_count"]:
+        found.append(profile.resource_catalogue_required.violation())
+    if rules.data_sharing and not facts(entry).data_shared:
+        found.append(rules.data_sharing.violation())
+    if rules.government_cloud and entry["cloud"] in ("migrating", "not_migrated"):
+        found.append(rules.government_cloud.violation())
+    if rules.mlps and entry.get("mlps_level") is None:
+        found.append(rules.mlps.violation())
+    if rules.crypto_assessment and not entry["crypto_assessed"]:
+        found.append(rules.crypto_assessment.violation())
+    if rules.asset_registration and not entry["asset_registered"]:
+        found.append(rules.asset_registration.violation())
+    return found
+
+
+# --- history ------------------------------------------------------------------------
+
+
+def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict[str, Any]:
+    """``{field: {before, after}}`` for each field that differs (each set one on creation)."""
+    before = before or {}
+    return {
+        field: {"before": before.get(field), "after": value}
+        for field, value in after.items()
+        if before.get(field) != value
+    }

@@ -1,0 +1,196 @@
+"""The registry's public contract (API.md "Registry"): request and response bodies.
+
+Unknown fields are refused (a typo is an error, not a silent no-op) and text may
+not carry control characters (PostgreSQL rejects NUL; spreadsheets hide the rest).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.registry.domain import Cloud, Network, OpenType, ShareType, Status
+from shared.policy.rules import ProfileId as Jurisdiction
+
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_NO_CONTROL)
+]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_NO_CONTROL)
+]
+MlpsLevel = Annotated[int, Field(ge=1, le=5)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- units --------------------------------------------------------------------------
+
+
+class UnitCreate(Body):
+    name: Name
+    jurisdiction: Jurisdiction
+    parent: uuid.UUID | None = None
+
+
+class UnitOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    jurisdiction: str
+    parent: uuid.UUID | None
+    created_at: datetime
+
+
+class UnitList(BaseModel):
+    items: list[UnitOut]
+
+
+# --- systems ------------------------------------------------------------------------
+
+
+class SystemCreate(Body):
+    name: Name
+    org: uuid.UUID
+    status: Status
+    network: Network
+    cloud: Cloud
+    cloud_exempt_reason: Text | None = None
+    private_network_approval: Text | None = Field(
+        default=None, description="The authority's consent to a private network (reference)."
+    )
+    sharing_connected: bool = False
+    mlps_level: MlpsLevel | None = None
+    crypto_assessed: bool = False
+    asset_registered: bool = False
+
+
+class SystemPatch(Body):
+    """Only the fields sent are changed; ``org`` is fixed once catalogued."""
+
+    name: Name | None = None
+    status: Status | None = None
+    network: Network | None = None
+    cloud: Cloud | None = None
+    cloud_exempt_reason: Text | None = None
+    private_network_approval: Text | None = None
+    sharing_connected: bool | None = None
+    mlps_level: MlpsLevel | None = None
+    crypto_assessed: bool | None = None
+    asset_registered: bool | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class FactsOut(BaseModel):
+    catalogued: bool
+    data_shared: bool
+    on_cloud: bool
+    secure: bool
+
+
+class SystemOut(BaseModel):
+    id: uuid.UUID
+    org: uuid.UUID
+    jurisdiction: str
+    name: str
+    status: Status
+    network: Network
+    cloud: Cloud
+    cloud_exempt_reason: str | None
+    private_network_approval: str | None
+    sharing_connected: bool
+    mlps_level: int | None
+    crypto_assessed: bool
+    asset_registered: bool
+    resource_count: int
+    facts: FactsOut
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SystemPage(BaseModel):
+    items: list[SystemOut]
+    next_cursor: str | None
+
+
+class SystemFilters(BaseModel):
+    """The list filters (also the export's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    org: uuid.UUID | None = None
+    status: Status | None = None
+    cloud: Cloud | None = None
+    network: Network | None = None
+    sharing_connected: bool | None = None
+    q: Annotated[str, StringConstraints(max_length=100, pattern=_NO_CONTROL)] | None = None
+
+
+# --- resources ----------------------------------------------------------------------
+
+
+class ResourceCreate(Body):
+    name: Name
+    source: Text
+    format: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    update_frequency: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
+    ]
+    share_type: ShareType
+    open_type: OpenType
+
+
+class ResourceOut(BaseModel):
+    id: uuid.UUID
+    system_id: uuid.UUID
+    name: str
+    source: str
+    format: str
+    update_frequency: str
+    share_type: ShareType
+    open_type: OpenType
+    created_at: datetime
+
+
+class ResourceList(BaseModel):
+    items: list[ResourceOut]
+
+
+# --- history, compliance, import --------------------------------------------------------
+
+
+class HistoryItem(BaseModel):
+    at: datetime
+    actor: str
+    changes: dict[str, dict[str, Any]]
+
+
+class History(BaseModel):
+    items: list[HistoryItem]
+
+
+class ViolationOut(BaseModel):
+    rule: str
+    message_zh: str
+    message_en: str
+
+
+class ComplianceOut(BaseModel):
+    system_id: uuid.UUID
+    profile: str
+    facts: FactsOut
+    violations: list[ViolationOut]
+
+
+class ImportResult(BaseModel):
+    imported: int
+    created: int
+    updated: int
+    unchanged: int

@@ -1,0 +1,597 @@
+"""The registry's use cases: load, apply ``domain``, write the new state and its events.
+
+Every function flushes and never commits: the request's one commit point (see
+``shared.app.DbSession``) commits the state, the revision and the outbox rows
+together, or none of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import ColumnElement, Select, and_, insert, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry import domain
+from services.registry.models import Resource, System, SystemRevision, Unit, events
+from services.registry.schemas import (
+    ResourceCreate,
+    SystemCreate,
+    SystemFilters,
+    UnitCreate,
+)
+from services.registry.spreadsheets import CellError, Row, import_refused, parse_bool
+from shared.auth import Principal, Role
+from shared.errors import GovitError, Violation, forbidden, not_found, rule_refusal
+from shared.events import Event, emit, emit_many, new_event
+from shared.ids import new_id
+from shared.policy import load_profile
+
+SOURCE = "/govit/registry"
+MAX_PAGE = 500
+
+
+# --- views: one representation for responses and event payloads ---------------------
+
+
+def system_state(system: System) -> dict[str, Any]:
+    """The full current state, as ``govit.registry.system.*`` events carry it."""
+    entry = system_entry(system)
+    return {
+        "id": str(system.id),
+        "org": str(system.org_id),
+        "jurisdiction": system.jurisdiction,
+        **{field: entry[field] for field in domain.SYSTEM_FIELDS},
+        "resource_count": system.resource_count,
+        "facts": asdict(domain.facts(entry)),
+        "version": system.version,
+    }
+
+
+def system_view(system: System) -> dict[str, Any]:
+    return {
+        **system_state(system),
+        "created_at": system.created_at,
+        "updated_at": system.updated_at,
+    }
+
+
+def system_entry(system: System) -> dict[str, Any]:
+    """The catalogue fields ``domain`` reasons about."""
+    entry = {field: getattr(system, field) for field in domain.SYSTEM_FIELDS}
+    entry["resource_count"] = system.resource_count
+    entry["shared_resource_count"] = system.shared_resource_count
+    return entry
+
+
+def unit_view(unit: Unit) -> dict[str, Any]:
+    return {
+        "id": unit.id,
+        "name": unit.name,
+        "jurisdiction": unit.jurisdiction,
+        "parent": unit.parent_id,
+        "created_at": unit.created_at,
+    }
+
+
+def _event(type_: str, subject: uuid.UUID, data: dict[str, Any], now: datetime) -> Event:
+    return new_event(type_, source=SOURCE, subject=str(subject), data=data, time=now)
+
+
+# --- units --------------------------------------------------------------------------
+
+
+async def register_unit(session: AsyncSession, body: UnitCreate, now: datetime) -> Unit:
+    if body.parent is not None:
+        parent = await session.get(Unit, body.parent)
+        if parent is None:
+            raise GovitError(422, "parent_unknown", f"parent unit {body.parent} does not exist")
+        if parent.jurisdiction != body.jurisdiction:
+            raise GovitError(
+                422, "parent_jurisdiction_differs", "a unit and its parent share a jurisdiction"
+            )
+    unit = Unit(
+        id=new_id(),
+        name=body.name,
+        jurisdiction=body.jurisdiction,
+        parent_id=body.parent,
+        created_at=now,
+    )
+    session.add(unit)
+    await session.flush()
+    data = {
+        "id": str(unit.id),
+        "name": unit.name,
+        "jurisdiction": unit.jurisdiction,
+        "parent": str(unit.parent_id) if unit.parent_id else None,
+    }
+    await emit(session, events.outbox, _event("govit.registry.unit.registered", unit.id, data, now))
+    return unit
+
+
+async def get_unit(session: AsyncSession, principal: Principal, unit_id: uuid.UUID) -> Unit:
+    unit = await session.get(Unit, unit_id)
+    if unit is None or not _sees_jurisdiction(principal, unit.jurisdiction):
+        raise not_found("unit", unit_id)
+    return unit
+
+
+async def list_units(
+    session: AsyncSession, principal: Principal, jurisdiction: str | None
+) -> Sequence[Unit]:
+    query = select(Unit).order_by(Unit.id)
+    if not principal.has_role(Role.ADMIN):
+        if jurisdiction and jurisdiction != principal.jurisdiction:
+            return []
+        jurisdiction = principal.jurisdiction
+    if jurisdiction:
+        query = query.where(Unit.jurisdiction == jurisdiction)
+    return (await session.scalars(query)).all()
+
+
+def _sees_jurisdiction(principal: Principal, jurisdiction: str) -> bool:
+    return principal.has_role(Role.ADMIN) or principal.jurisdiction == jurisdiction
+
+
+# --- systems ------------------------------------------------------------------------
+
+
+async def register_system(
+    session: AsyncSession, principal: Principal, body: SystemCreate, now: datetime
+) -> System:
+    unit = await _writable_unit(session, principal, body.org)
+    entry = body.model_dump(include=set(domain.SYSTEM_FIELDS))
+    _refuse(entry, unit.jurisdiction)
+    system = System(
+        id=new_id(),
+        org_id=unit.id,
+        jurisdiction=unit.jurisdiction,
+        **entry,
+        resource_count=0,
+        shared_resource_count=0,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(system)
+    await session.flush()
+    _record(session, system, principal, domain.changes(None, entry), now)
+    await emit(
+        session,
+        events.outbox,
+        _event("govit.registry.system.registered", system.id, system_state(system), now),
+    )
+    return system
+
+
+async def get_system(session: AsyncSession, principal: Principal, system_id: uuid.UUID) -> System:
+    system = await session.get(System, system_id)
+    if system is None or not domain.can_read(principal, str(system.org_id), system.jurisdiction):
+        raise not_found("system", system_id)
+    return system
+
+
+async def update_system(
+    session: AsyncSession,
+    principal: Principal,
+    system_id: uuid.UUID,
+    patch: Mapping[str, Any],
+    now: datetime,
+) -> System:
+    system = await session.get(System, system_id, with_for_update=True)
+    if system is None or not domain.can_read(principal, str(system.org_id), system.jurisdiction):
+        raise not_found("system", system_id)
+    if not domain.can_write(principal, str(system.org_id)) and not domain.platform_may_change(
+        principal, system.jurisdiction, patch
+    ):
+        if principal.has_role(Role.PLATFORM):
+            raise GovitError(
+                403,
+                "field_not_permitted",
+                "the government cloud platform may change only `cloud`",
+                extra={"fields": sorted(set(patch) - domain.PLATFORM_FIELDS)},
+            )
+        raise forbidden("only the owning unit may change its catalogue entry")
+    await _apply(session, system, patch, principal, now)
+    return system
+
+
+async def _apply(
+    session: AsyncSession,
+    system: System,
+    patch: Mapping[str, Any],
+    principal: Principal,
+    now: datetime,
+) -> bool:
+    """Apply a change to a loaded system; False when nothing actually changed."""
+    before = system_entry(system)
+    after = {**before, **patch}
+    diff = domain.changes(before, after)
+    if not diff:
+        return False
+    if system.status == "retired":
+        raise GovitError(409, "system_retired", "a retired system is kept as history, unchanged")
+    if not domain.transition_allowed(system.status, after["status"]):
+        raise GovitError(
+            409,
+            "status_transition_invalid",
+            "status moves forward only (planned → building → operating → retired); "
+            f"{system.status} → {after['status']} is not allowed",
+        )
+    _refuse(after, system.jurisdiction)
+    for field in diff:
+        setattr(system, field, after[field])
+    await _changed(session, system, principal, diff, now)
+    return True
+
+
+async def _changed(
+    session: AsyncSession,
+    system: System,
+    principal: Principal,
+    diff: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Bump the version, keep the revision, publish the full new state."""
+    system.version += 1
+    system.updated_at = now
+    await session.flush()
+    _record(session, system, principal, diff, now)
+    data = {**system_state(system), "changed": sorted(diff)}
+    await emit(
+        session, events.outbox, _event("govit.registry.system.updated", system.id, data, now)
+    )
+
+
+def _record(
+    session: AsyncSession,
+    system: System,
+    principal: Principal,
+    diff: dict[str, Any],
+    now: datetime,
+) -> None:
+    session.add(
+        SystemRevision(
+            id=new_id(),
+            system_id=system.id,
+            at=now,
+            actor=principal.sub,
+            actor_org=principal.org,
+            changes=diff,
+        )
+    )
+
+
+def _refuse(entry: Mapping[str, Any], jurisdiction: str) -> None:
+    violations = domain.entry_violations(entry, load_profile(jurisdiction))
+    if violations:
+        raise rule_refusal(
+            "catalogue_entry_refused",
+            "the catalogue entry breaks the unit's regulation",
+            violations,
+        )
+
+
+async def _writable_unit(session: AsyncSession, principal: Principal, org: uuid.UUID) -> Unit:
+    if not domain.can_write(principal, str(org)):
+        raise forbidden("a unit catalogues its own systems only (token org differs)")
+    unit = await session.get(Unit, org)
+    if unit is None:
+        raise GovitError(
+            422, "unit_unknown", f"unit {org} is not in the unit directory; an admin adds it first"
+        )
+    return unit
+
+
+# --- lists --------------------------------------------------------------------------
+
+
+def visible_systems(principal: Principal) -> ColumnElement[bool]:
+    """The rows a principal may read, as a WHERE clause (mirrors ``domain.can_read``)."""
+    if principal.has_role(Role.ADMIN):
+        return true()
+    if principal.has_role(*domain.OVERSIGHT_ROLES):
+        return System.jurisdiction == principal.jurisdiction
+    if principal.has_role(Role.UNIT):
+        return and_(
+            System.jurisdiction == principal.jurisdiction, System.org_id == _uuid(principal.org)
+        )
+    raise forbidden("this role reads no catalogue")
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return uuid.UUID(int=0)  # an org that is no unit id matches nothing
+
+
+def filtered_systems(principal: Principal, filters: SystemFilters) -> Select[tuple[System]]:
+    query = select(System).where(visible_systems(principal))
+    for field in ("status", "cloud", "network", "sharing_connected"):
+        value = getattr(filters, field)
+        if value is not None:
+            query = query.where(getattr(System, field) == value)
+    if filters.org is not None:
+        query = query.where(System.org_id == filters.org)
+    if filters.q:
+        query = query.where(System.name.ilike(f"%{_escape_like(filters.q)}%", escape="\\"))
+    return query
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def encode_cursor(last_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(last_id.bytes).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return uuid.UUID(bytes=raw)
+    except (ValueError, binascii.Error) as exc:
+        raise GovitError(422, "cursor_invalid", "the cursor is not one this API issued") from exc
+
+
+async def list_systems(
+    session: AsyncSession,
+    principal: Principal,
+    filters: SystemFilters,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[System], str | None]:
+    """A keyset page ordered by id (UUIDv7, so new systems land on later pages)."""
+    query = filtered_systems(principal, filters).order_by(System.id).limit(limit + 1)
+    if cursor:
+        query = query.where(System.id > decode_cursor(cursor))
+    rows = (await session.scalars(query)).all()
+    if len(rows) > limit:
+        return rows[:limit], encode_cursor(rows[limit - 1].id)
+    return rows, None
+
+
+# --- resources, history, compliance ----------------------------------------------------
+
+
+async def add_resource(
+    session: AsyncSession,
+    principal: Principal,
+    system_id: uuid.UUID,
+    body: ResourceCreate,
+    now: datetime,
+) -> Resource:
+    system = await session.get(System, system_id, with_for_update=True)
+    if system is None or not domain.can_read(principal, str(system.org_id), system.jurisdiction):
+        raise not_found("system", system_id)
+    if not domain.can_write(principal, str(system.org_id)):
+        raise forbidden("only the owning unit catalogues a system's resources")
+    if system.status == "retired":
+        raise GovitError(409, "system_retired", "a retired system is kept as history, unchanged")
+    resource = Resource(id=new_id(), system_id=system.id, created_at=now, **body.model_dump())
+    session.add(resource)
+    before = {"resource_count": system.resource_count}
+    system.resource_count += 1
+    if resource.share_type != "none":
+        system.shared_resource_count += 1
+    diff = domain.changes(before, {"resource_count": system.resource_count})
+    diff["resources"] = {"before": None, "after": {"id": str(resource.id), **body.model_dump()}}
+    await _changed(session, system, principal, diff, now)
+    return resource
+
+
+async def list_resources(
+    session: AsyncSession, principal: Principal, system_id: uuid.UUID
+) -> Sequence[Resource]:
+    await get_system(session, principal, system_id)
+    query = select(Resource).where(Resource.system_id == system_id).order_by(Resource.id)
+    return (await session.scalars(query)).all()
+
+
+async def history(
+    session: AsyncSession, principal: Principal, system_id: uuid.UUID
+) -> Sequence[SystemRevision]:
+    await get_system(session, principal, system_id)
+    query = (
+        select(SystemRevision)
+        .where(SystemRevision.system_id == system_id)
+        .order_by(SystemRevision.at, SystemRevision.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def compliance(
+    session: AsyncSession, principal: Principal, system_id: uuid.UUID
+) -> tuple[System, list[Violation]]:
+    system = await get_system(session, principal, system_id)
+    return system, domain.compliance(system_entry(system), load_profile(system.jurisdiction))
+
+
+# --- bulk import and export ----------------------------------------------------------
+
+_BOOL_COLUMNS = ("sharing_connected", "crypto_assessed", "asset_registered")
+
+
+def _typed_cells(row: Row) -> tuple[dict[str, Any], list[CellError]]:
+    """Cell text to JSON-like values; what cannot be read becomes a cell error."""
+    values: dict[str, Any] = {}
+    errors: list[CellError] = []
+    for column, text in row.cells.items():
+        try:
+            if column in _BOOL_COLUMNS:
+                values[column] = parse_bool(text)
+            elif column == "mlps_level":
+                values[column] = int(text) if text else None
+            else:
+                values[column] = text or None
+        except ValueError as exc:
+            message = "expected a whole number 1-5" if column == "mlps_level" else str(exc)
+            errors.append(CellError(row.number, column, message))
+    return values, errors
+
+
+def _validated(row: Row) -> tuple[uuid.UUID | None, SystemCreate | None, list[CellError]]:
+    values, errors = _typed_cells(row)
+    system_id: uuid.UUID | None = None
+    raw_id = values.pop("id", None)
+    if raw_id:
+        try:
+            system_id = uuid.UUID(str(raw_id))
+        except ValueError:
+            errors.append(CellError(row.number, "id", "not a system id (UUID)"))
+    bad_columns = {e.column for e in errors}
+    try:
+        body = SystemCreate.model_validate(
+            {k: v for k, v in values.items() if k not in bad_columns}
+        )
+    except ValidationError as exc:
+        for error in exc.errors():
+            column = str(error["loc"][0]) if error["loc"] else ""
+            if column not in bad_columns:
+                errors.append(CellError(row.number, column, error["msg"]))
+        return system_id, None, errors
+    return system_id, (None if errors else body), errors
+
+
+async def import_systems(
+    session: AsyncSession, principal: Principal, rows: Sequence[Row], now: datetime
+) -> dict[str, int]:
+    """All rows or none: every row is checked before anything is written."""
+    errors: list[CellError] = []
+    parsed: list[tuple[Row, uuid.UUID | None, SystemCreate]] = []
+    for row in rows:
+        system_id, body, row_errors = _validated(row)
+        errors += row_errors
+        if body is not None:
+            parsed.append((row, system_id, body))
+    units = await _units(session, {body.org for _, _, body in parsed})
+    existing = await _systems_for_update(session, {sid for _, sid, _ in parsed if sid})
+    seen: set[uuid.UUID] = set()
+    creates: list[tuple[Row, SystemCreate, Unit]] = []
+    updates: list[tuple[Row, SystemCreate, System]] = []
+    for row, system_id, body in parsed:
+        unit = units.get(body.org)
+        if not domain.can_write(principal, str(body.org)):
+            errors.append(
+                CellError(row.number, "org", "you may import your own unit's systems only")
+            )
+            continue
+        if unit is None:
+            errors.append(CellError(row.number, "org", "no such unit in the unit directory"))
+            continue
+        entry = body.model_dump(include=set(domain.SYSTEM_FIELDS))
+        errors += [
+            CellError(row.number, field, f"{v.rule}: {v.message_zh} / {v.message_en}")
+            for field, v in domain.entry_problems(entry, load_profile(unit.jurisdiction))
+        ]
+        if system_id is None:
+            creates.append((row, body, unit))
+            continue
+        system = existing.get(system_id)
+        if system is None or system.org_id != body.org:
+            errors.append(CellError(row.number, "id", "no such system in this unit's catalogue"))
+        elif system_id in seen:
+            errors.append(CellError(row.number, "id", "the same system appears twice"))
+        elif _update_problem(system, entry):
+            errors.append(CellError(row.number, "status", _update_problem(system, entry) or ""))
+        else:
+            updates.append((row, body, system))
+        seen.add(system_id)
+    if errors:
+        raise import_refused(sorted(errors, key=lambda e: (e.row, e.column)))
+    await _create_many(session, principal, creates, now)
+    changed = 0
+    for row, body, system in updates:
+        patch = body.model_dump(include=set(domain.SYSTEM_FIELDS) & set(row.cells))
+        changed += await _apply(session, system, patch, principal, now)
+    return {
+        "imported": len(creates) + len(updates),
+        "created": len(creates),
+        "updated": changed,
+        "unchanged": len(updates) - changed,
+    }
+
+
+def _update_problem(system: System, entry: Mapping[str, Any]) -> str | None:
+    if system.status == "retired" and entry["status"] != "retired":
+        return "the system is retired and kept as history"
+    if not domain.transition_allowed(system.status, entry["status"]) and (
+        entry["status"] != system.status
+    ):
+        return f"status cannot move back from {system.status} to {entry['status']}"
+    return None
+
+
+async def _units(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Unit]:
+    if not ids:
+        return {}
+    found = await session.scalars(select(Unit).where(Unit.id.in_(ids)))
+    return {unit.id: unit for unit in found}
+
+
+async def _systems_for_update(
+    session: AsyncSession, ids: set[uuid.UUID]
+) -> dict[uuid.UUID, System]:
+    if not ids:
+        return {}
+    query = select(System).where(System.id.in_(ids)).with_for_update()
+    return {system.id: system for system in await session.scalars(query)}
+
+
+async def _create_many(
+    session: AsyncSession,
+    principal: Principal,
+    creates: Sequence[tuple[Row, SystemCreate, Unit]],
+    now: datetime,
+) -> None:
+    """Batched INSERTs: a 100,000-row catalogue must not take 100,000 round trips."""
+    systems, revisions, registered = [], [], []
+    for _, body, unit in creates:
+        entry = body.model_dump(include=set(domain.SYSTEM_FIELDS))
+        system = System(
+            id=new_id(),
+            org_id=unit.id,
+            jurisdiction=unit.jurisdiction,
+            **entry,
+            resource_count=0,
+            shared_resource_count=0,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        systems.append({c.key: getattr(system, c.key) for c in System.__table__.columns})
+        revisions.append(
+            {
+                "id": new_id(),
+                "system_id": system.id,
+                "at": now,
+                "actor": principal.sub,
+                "actor_org": principal.org,
+                "changes": domain.changes(None, entry),
+            }
+        )
+        registered.append(
+            _event("govit.registry.system.registered", system.id, system_state(system), now)
+        )
+    for start in range(0, len(systems), 5000):
+        await session.execute(insert(System), systems[start : start + 5000])
+        await session.execute(insert(SystemRevision), revisions[start : start + 5000])
+        await emit_many(session, events.outbox, registered[start : start + 5000])
+
+
+async def export_rows(
+    session: AsyncSession, principal: Principal, filters: SystemFilters
+) -> list[dict[str, Any]]:
+    query = filtered_systems(principal, filters).order_by(System.id)
+    return [
+        {"id": system.id, "org": system.org_id, **system_entry(system)}
+        for system in await session.scalars(query)
+    ]
