@@ -147,27 +147,10 @@ async def register_system(
     session: AsyncSession, principal: Principal, body: SystemCreate, now: datetime
 ) -> System:
     unit = await _writable_unit(session, principal, body.org)
-    entry = body.model_dump(include=set(domain.SYSTEM_FIELDS))
-    _refuse(entry, unit.jurisdiction)
-    system = System(
-        id=new_id(),
-        org_id=unit.id,
-        jurisdiction=unit.jurisdiction,
-        **entry,
-        resource_count=0,
-        shared_resource_count=0,
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(system)
-    await session.flush()
-    _record(session, system, principal, domain.changes(None, entry), now)
-    await emit(
-        session,
-        events.outbox,
-        _event("govit.registry.system.registered", system.id, system_state(system), now),
-    )
+    _refuse(body.model_dump(include=set(domain.SYSTEM_FIELDS)), unit.jurisdiction)
+    [system_id] = await _create_many(session, principal, [(body, unit)], now)
+    system = await session.get(System, system_id)
+    assert system is not None  # just inserted in this transaction
     return system
 
 
@@ -243,30 +226,34 @@ async def _changed(
     system.version += 1
     system.updated_at = now
     await session.flush()
-    _record(session, system, principal, diff, now)
+    await _record(session, system, principal, diff, now)
     data = {**system_state(system), "changed": sorted(diff)}
     await emit(
         session, events.outbox, _event("govit.registry.system.updated", system.id, data, now)
     )
 
 
-def _record(
+async def _record(
     session: AsyncSession,
     system: System,
     principal: Principal,
     diff: dict[str, Any],
     now: datetime,
 ) -> None:
-    session.add(
-        SystemRevision(
-            id=new_id(),
-            system_id=system.id,
-            at=now,
-            actor=principal.sub,
-            actor_org=principal.org,
-            changes=diff,
-        )
-    )
+    await session.execute(insert(SystemRevision), [_revision(system.id, principal, diff, now)])
+
+
+def _revision(
+    system_id: uuid.UUID, principal: Principal, diff: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "system_id": system_id,
+        "at": now,
+        "actor": principal.sub,
+        "actor_org": principal.org,
+        "changes": diff,
+    }
 
 
 def _refuse(entry: Mapping[str, Any], jurisdiction: str) -> None:
@@ -475,7 +462,7 @@ async def import_systems(
     units = await _units(session, {body.org for _, _, body in parsed})
     existing = await _systems_for_update(session, {sid for _, sid, _ in parsed if sid})
     seen: set[uuid.UUID] = set()
-    creates: list[tuple[Row, SystemCreate, Unit]] = []
+    creates: list[tuple[SystemCreate, Unit]] = []
     updates: list[tuple[Row, SystemCreate, System]] = []
     for row, system_id, body in parsed:
         unit = units.get(body.org)
@@ -493,7 +480,7 @@ async def import_systems(
             for field, v in domain.entry_problems(entry, load_profile(unit.jurisdiction))
         ]
         if system_id is None:
-            creates.append((row, body, unit))
+            creates.append((body, unit))
             continue
         system = existing.get(system_id)
         if system is None or system.org_id != body.org:
@@ -549,12 +536,12 @@ async def _systems_for_update(
 async def _create_many(
     session: AsyncSession,
     principal: Principal,
-    creates: Sequence[tuple[Row, SystemCreate, Unit]],
+    creates: Sequence[tuple[SystemCreate, Unit]],
     now: datetime,
-) -> None:
+) -> list[uuid.UUID]:
     """Batched INSERTs: a 100,000-row catalogue must not take 100,000 round trips."""
     systems, revisions, registered = [], [], []
-    for _, body, unit in creates:
+    for body, unit in creates:
         entry = body.model_dump(include=set(domain.SYSTEM_FIELDS))
         system = System(
             id=new_id(),
@@ -568,16 +555,7 @@ async def _create_many(
             updated_at=now,
         )
         systems.append({c.key: getattr(system, c.key) for c in System.__table__.columns})
-        revisions.append(
-            {
-                "id": new_id(),
-                "system_id": system.id,
-                "at": now,
-                "actor": principal.sub,
-                "actor_org": principal.org,
-                "changes": domain.changes(None, entry),
-            }
-        )
+        revisions.append(_revision(system.id, principal, domain.changes(None, entry), now))
         registered.append(
             _event("govit.registry.system.registered", system.id, system_state(system), now)
         )
@@ -585,6 +563,7 @@ async def _create_many(
         await session.execute(insert(System), systems[start : start + 5000])
         await session.execute(insert(SystemRevision), revisions[start : start + 5000])
         await emit_many(session, events.outbox, registered[start : start + 5000])
+    return [row["id"] for row in systems]
 
 
 async def export_rows(
