@@ -1,0 +1,111 @@
+"""Rate limits per client (the token's ``sub``) and per IP for anonymous routes.
+
+Built on the ``limits`` library's moving-window strategy: exact (no burst of twice
+the limit at a window edge, as a fixed window allows) and supported by both the
+in-memory storage (one replica) and Redis/Valkey (several replicas share counts).
+``GOVIT_RATE_LIMIT_STORAGE_URI`` picks the storage: ``memory://`` (default) or
+``redis://host:6379/0``, ``redis+sentinel://...``, ``valkey://...``; the async
+variant of the URI is used. A storage outage lets requests through (logged):
+the limiter protects the services, it must not become the outage.
+
+In memory the *synchronous* storage is used, called inline (it never blocks: a
+dict, a list and a lock). The async in-memory storage of ``limits`` schedules an
+expiry pass after every hit (a thread hop per key for the moving window): 9k
+hits/s with one key against 36k for the synchronous one, measured in a loop that
+yields between hits as a server does (docs/gateway.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+
+from limits import RateLimitItem, parse_many
+from limits import strategies as sync_strategies
+from limits.aio import storage as async_storage
+from limits.aio import strategies as async_strategies
+from limits.storage import MemoryStorage, storage_from_string
+
+from shared.errors import GovitError
+
+log = logging.getLogger(__name__)
+
+
+def async_storage_uri(uri: str) -> str:
+    """``redis://`` → ``async+redis://``; an ``async+`` URI is kept as it is."""
+    return uri if uri.startswith("async+") else f"async+{uri}"
+
+
+class _Window:
+    """The moving-window limiter over either kind of storage."""
+
+    def __init__(self, storage_uri: str) -> None:
+        self._sync: sync_strategies.MovingWindowRateLimiter | None = None
+        self._async: async_strategies.MovingWindowRateLimiter | None = None
+        if storage_uri.removeprefix("async+").startswith("memory://"):
+            self._sync = sync_strategies.MovingWindowRateLimiter(MemoryStorage())
+            return
+        storage = storage_from_string(async_storage_uri(storage_uri))
+        if not isinstance(storage, async_storage.Storage):
+            raise ValueError(f"{storage_uri!r} is not a rate-limit storage with an async variant")
+        self._async = async_strategies.MovingWindowRateLimiter(storage)
+
+    async def hit(self, item: RateLimitItem, *key: str) -> bool:
+        if self._sync is not None:
+            return self._sync.hit(item, *key)
+        assert self._async is not None
+        return await self._async.hit(item, *key)
+
+    async def reset_time(self, item: RateLimitItem, *key: str) -> float:
+        if self._sync is not None:
+            return self._sync.get_window_stats(item, *key).reset_time
+        assert self._async is not None
+        return (await self._async.get_window_stats(item, *key)).reset_time
+
+
+def rate_limited(retry_after: int, limit: str) -> GovitError:
+    return GovitError(
+        429,
+        "rate_limited",
+        f"too many requests: the limit is {limit}; retry in {retry_after} s",
+        extra={"retry_after": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        storage_uri: str,
+        *,
+        client_limit: str,
+        anonymous_limit: str,
+        client_overrides: Mapping[str, str] | None = None,
+    ) -> None:
+        self._window = _Window(storage_uri)
+        self._client = (client_limit, parse_many(client_limit))
+        self._anonymous = (anonymous_limit, parse_many(anonymous_limit))
+        self._overrides = {
+            sub: (text, parse_many(text)) for sub, text in (client_overrides or {}).items()
+        }
+
+    async def check_client(self, sub: str) -> None:
+        text, items = self._overrides.get(sub, self._client)
+        await self._hit(items, text, "client", sub)
+
+    async def check_anonymous(self, ip: str) -> None:
+        text, items = self._anonymous
+        await self._hit(items, text, "ip", ip)
+
+    async def _hit(self, items: list[RateLimitItem], text: str, *key: str) -> None:
+        for item in items:
+            try:
+                if await self._window.hit(item, *key):
+                    continue
+                reset_time = await self._window.reset_time(item, *key)
+            except Exception as exc:  # a storage outage must not refuse every request
+                log.warning("rate-limit storage unavailable, request let through: %r", exc)
+                return
+            raise rate_limited(max(1, math.ceil(reset_time - time.time())), text)

@@ -1,0 +1,87 @@
+"""The prefix table of API.md ("Owners") and the per-route policies.
+
+A path belongs to a prefix when it equals it or continues with ``/`` or ``:``
+(``/api/v1/systems:import`` is the registry's, ``/api/v1/systemsx`` is nobody's).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from gateway.settings import GatewaySettings
+
+PREFIXES: dict[str, str] = {
+    "/api/v1/units": "registry",
+    "/api/v1/systems": "registry",
+    "/api/v1/resources": "registry",
+    "/api/v1/projects": "approval",
+    "/api/v1/filings": "filing",
+    "/api/v1/calendar": "filing",
+    "/api/v1/funding": "funding",
+    "/api/v1/disbursements": "funding",
+    "/api/v1/allocation-plans": "funding",
+    "/api/v1/evaluations": "evaluation",
+    "/api/v1/rectifications": "evaluation",
+}
+API_ROOT = "/api/v1/"
+
+# "/api/v1/<first segment>" up to the first "/" or ":" after the root.
+_HEAD = re.compile(r"^(/api/v1/[^/:]+)(?:[/:]|$)")
+_DOT_SEGMENT = re.compile(r"(?:^|/)\.{1,2}(?:/|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a request goes: the owning service, its base URL and the matched prefix."""
+
+    service: str
+    base_url: str
+    prefix: str
+
+
+def _any_of(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    patterns = list(patterns)
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+class RouteTable:
+    def __init__(self, settings: GatewaySettings, prefixes: Mapping[str, str] = PREFIXES) -> None:
+        urls = settings.upstream_urls()
+        self._routes = {
+            prefix: Route(service, urls[service], prefix) for prefix, service in prefixes.items()
+        }
+        self._anonymous = _any_of(settings.anonymous_routes)
+        self._imports = _any_of(settings.import_routes)
+        self._timeouts = [(re.compile(p), t) for p, t in settings.route_timeouts.items()]
+        self._default_timeout = settings.upstream_timeout_seconds
+        self._max_body = settings.max_body_bytes
+        self._max_import = settings.max_import_bytes
+
+    def resolve(self, path: str) -> Route | None:
+        """The route owning ``path``, or None (unknown prefix, or a ``.``/``..`` segment)."""
+        match = _HEAD.match(path)
+        if match is None or _DOT_SEGMENT.search(path):
+            return None
+        return self._routes.get(match.group(1))
+
+    def prefixes_of(self, service: str) -> list[str]:
+        return [r.prefix for r in self._routes.values() if r.service == service]
+
+    def is_anonymous(self, method: str, path: str) -> bool:
+        return self._anonymous is not None and bool(self._anonymous.match(f"{method} {path}"))
+
+    def body_limit(self, method: str, path: str) -> int:
+        if self._imports is not None and self._imports.match(f"{method} {path}"):
+            return self._max_import
+        return self._max_body
+
+    def timeout(self, method: str, path: str) -> float:
+        key = f"{method} {path}"
+        for pattern, seconds in self._timeouts:
+            if pattern.match(key):
+                return seconds
+        return self._default_timeout

@@ -1,0 +1,105 @@
+"""``make up``'s launcher end to end: six processes, the gateway in front, a clean Ctrl-C.
+
+It runs ``python -m deploy.local.up`` (what ``make up`` runs once installed) with its
+own GOVIT_HOME and port, so it never touches a developer's running suite.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploy.local.stack import SERVICES, free_port
+from shared.settings import REPO_ROOT
+
+
+def processes_with_home(home: Path) -> list[int]:
+    """PIDs whose environment carries this run's GOVIT_HOME: everything it started."""
+    marker = f"GOVIT_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture
+def suite(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    home = REPO_ROOT / ".govit" / f"e2e-{os.getpid()}"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")} | {
+        "GOVIT_HOME": str(home),
+        "GOVIT_PORT": str(port),
+    }
+    log = (tmp_path / "up.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deploy.local.up"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield proc, f"http://127.0.0.1:{port}", home
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for pid in processes_with_home(home):  # only what this test started
+            os.kill(pid, signal.SIGKILL)
+        subprocess.run(["rm", "-rf", str(home)], check=False)
+
+
+def wait_for(url: str, seconds: float, proc: subprocess.Popen[bytes]) -> httpx.Response:
+    deadline = time.monotonic() + seconds
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "make up exited early"
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200:
+                return response
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {seconds} s: {last}")
+
+
+def test_make_up_serves_every_service_through_the_gateway_and_ctrl_c_stops_all(
+    suite: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    proc, gateway, home = suite
+    wait_for(f"{gateway}/healthz", 120, proc)
+    for service in SERVICES:
+        health = wait_for(f"{gateway}/healthz/{service}", 60, proc)
+        assert health.json() == {"status": "ok"}, service
+    ready = wait_for(f"{gateway}/readyz", 60, proc)
+    assert ready.status_code == 200
+
+    started = processes_with_home(home)
+    # five services, the gateway, NATS and PostgreSQL's postmaster at least
+    assert len(started) >= 8
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0 or proc.returncode in (0, -signal.SIGINT, 130)
+    deadline = time.monotonic() + 15
+    while processes_with_home(home) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_with_home(home) == []
