@@ -99,12 +99,15 @@ def entry_problems(entry: Mapping[str, Any], profile: PolicyProfile) -> list[tup
     """Each write-time refusal with the field to fix (an import reports it as the column)."""
     rules = profile.registry
     found: list[tuple[str, Violation]] = []
+    private = rules.private_network
     if (
         entry["network"] == "private"
-        and rules.private_network
+        and private
         and not _filled(entry.get("private_network_approval"))
     ):
-        found.append(("private_network_approval", rules.private_network.violation()))
+        # Where no one may consent (leshan:8.2) the reference records the exception
+        # that let the network exist; compliance() still reports it.
+        found.append(("private_network_approval", private.violation()))
     cloud = rules.government_cloud
     if entry["cloud"] == "exempt" and cloud:
         if not cloud.exempt_allowed:
@@ -146,6 +149,9 @@ def compliance(entry: Mapping[str, Any], profile: PolicyProfile) -> list[Violati
                 "The system is retired and no longer counts as a catalogued system in use.",
             )
         )
+    private = rules.private_network
+    if entry["network"] == "private" and private and private.consent_by_zh is None:
+        found.append(private.violation())  # catalogued as it is, never compliant
     if profile.resource_catalogue_required and not entry["resource_count"]:
         found.append(profile.resource_catalogue_required.violation())
     if rules.data_sharing and not facts(entry).data_shared:

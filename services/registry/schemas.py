@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.registry.domain import Cloud, Network, OpenType, ShareType, Status
 from shared.policy.rules import ProfileId as Jurisdiction
@@ -21,6 +21,9 @@ Name = Annotated[
 ]
 Text = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_NO_CONTROL)
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=_NO_CONTROL)
 ]
 MlpsLevel = Annotated[int, Field(ge=1, le=5)]
 
@@ -83,6 +86,22 @@ class SystemPatch(Body):
     crypto_assessed: bool | None = None
     asset_registered: bool | None = None
 
+    @field_validator(
+        "name",
+        "status",
+        "network",
+        "cloud",
+        "sharing_connected",
+        "crypto_assessed",
+        "asset_registered",
+    )
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Left out means "unchanged"; an explicit null would reach a NOT NULL column.
+        if value is None:
+            raise ValueError("may be left out, but not set to null")
+        return value
+
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
 
@@ -139,10 +158,8 @@ class SystemFilters(BaseModel):
 class ResourceCreate(Body):
     name: Name
     source: Text
-    format: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-    update_frequency: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
-    ]
+    format: ShortText
+    update_frequency: ShortText
     share_type: ShareType
     open_type: OpenType
 

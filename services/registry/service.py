@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, and_, insert, select, true
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain
@@ -340,6 +341,12 @@ async def list_systems(
     query = filtered_systems(principal, filters).order_by(System.id).limit(limit + 1)
     if cursor:
         query = query.where(System.id > decode_cursor(cursor))
+    if filters.q:
+        # A name search matches anything from every row to none. Once a pooled
+        # connection has run this statement 5 times, PostgreSQL may switch it to a
+        # generic plan that cannot see the pattern: a walk of the primary key with a
+        # filter, fine for a common word, a scan of the whole table for a rare one.
+        await session.execute(sql_text("SET LOCAL plan_cache_mode = force_custom_plan"))
     rows = (await session.scalars(query)).all()
     if len(rows) > limit:
         return rows[:limit], encode_cursor(rows[limit - 1].id)

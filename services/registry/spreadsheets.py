@@ -52,6 +52,10 @@ def read_catalogue(data: bytes) -> list[Row]:
         if name and name not in COLUMNS
     ]
     problems += [
+        CellError(1, name, "column appears more than once")
+        for name in sorted({n for n in header if n and header.count(n) > 1})
+    ]
+    problems += [
         CellError(1, name, "required column is missing")
         for name in REQUIRED_COLUMNS
         if name not in header
