@@ -32,6 +32,7 @@ from gateway.clients import (
 from gateway.metrics import RouteMetrics
 from gateway.ratelimit import RateLimiter
 from gateway.routes import Route, RouteTable
+from shared.body_limit import payload_too_large
 from shared.errors import GovitError
 
 log = logging.getLogger(__name__)
@@ -56,15 +57,6 @@ _NOT_FORWARDED = _HOP_BY_HOP | {"host", "expect", "x-request-id", "x-forwarded-f
 _NOT_RETURNED = _HOP_BY_HOP | {"x-request-id", "date", "server"}
 _BODILESS = frozenset({204, 304})
 READ_WHOLE_BELOW = 64 * 1024
-
-
-def payload_too_large(limit: int) -> GovitError:
-    return GovitError(
-        413,
-        "payload_too_large",
-        f"the request body exceeds {limit} bytes",
-        extra={"limit_bytes": limit},
-    )
 
 
 @dataclass

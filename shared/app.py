@@ -22,6 +22,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import TokenVerifier
+from shared.body_limit import MAX_BODY_BYTES, BodyLimitMiddleware
 from shared.clock import Clock, SystemClock
 from shared.db.session import Database
 from shared.errors import GovitError
@@ -46,6 +47,7 @@ def create_app(
     routers: Sequence[APIRouter],
     tables: EventTables,
     consumers: ConsumerFactory | None = None,
+    body_limits: dict[str, int] | None = None,
     version: str = "1.0.0",
 ) -> FastAPI:
     @asynccontextmanager
@@ -83,6 +85,8 @@ def create_app(
     app.state.clock = SystemClock(offset_days=settings.clock_offset_days)
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_problem_handlers(app)
+    # API.md: bodies up to 1 MiB, larger only where a route says so (imports).
+    app.add_middleware(BodyLimitMiddleware, default=MAX_BODY_BYTES, larger=body_limits or {})
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name="X-Request-ID",

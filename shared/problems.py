@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.errors import PROBLEM_JSON, GovitError, Violation
 
 log = logging.getLogger(__name__)
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
 def problem_response(request: Request, error: GovitError) -> JSONResponse:
@@ -62,7 +63,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
         error = GovitError(exc.status_code, code, str(exc.detail))
         error.headers.update(exc.headers or {})
         return problem_response(request, error)

@@ -180,28 +180,14 @@ async def system_compliance(
 
 
 async def _upload(request: Request) -> bytes:
-    """The catalogue file: multipart field ``file`` or the raw body (CSV or XLSX)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
-        raise _too_large()
+    """The catalogue file: multipart field ``file`` or the raw body (CSV or XLSX).
+
+    The 20 MiB limit is enforced while the body is read (``shared.body_limit``).
+    """
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_fields=5)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise GovitError(422, "file_missing", "send the catalogue as multipart field `file`")
-        data = await upload.read(MAX_IMPORT_BYTES + 1)
-    else:
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_IMPORT_BYTES:
-                raise _too_large()
-            chunks.append(chunk)
-        data = b"".join(chunks)
-    if len(data) > MAX_IMPORT_BYTES:
-        raise _too_large()
-    return data
-
-
-def _too_large() -> GovitError:
-    return GovitError(413, "payload_too_large", "imports are limited to 20 MiB")
+        return await upload.read()
+    return await request.body()

@@ -191,17 +191,14 @@ async def test_a_body_that_is_not_a_json_object_is_a_validation_problem(
     problem(response, 422, "validation_failed")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="API.md: bodies over 1 MiB get 413; the service sets no body limit "
-    "(shared/app.py create_app: FastAPI(max_body_size=...)), so it parses them",
-)
 async def test_a_json_body_over_1_mib_is_refused_as_too_large(
     client: httpx.AsyncClient, actors: Actors
 ) -> None:
     body = system_body(actors.unit_a, cloud_exempt_reason="涉" * 400_000)
     response = await client.post("/api/v1/systems", json=body, headers=actors.a)
-    problem(response, 413)
+    problem(response, 413, "payload_too_large")
+    listed = await client.get("/api/v1/systems", headers=actors.a)
+    assert listed.json()["items"] == []
 
 
 async def test_unit_cannot_register_a_system_for_another_unit(
