@@ -44,15 +44,20 @@ MAX_PAGE = 500
 
 def system_state(system: System) -> dict[str, Any]:
     """The full current state, as ``govit.registry.system.*`` events carry it."""
-    entry = system_entry(system)
+    return state_of(row_of(system))
+
+
+def state_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``system_state`` from a ``systems`` row (bulk imports never build ORM objects)."""
+    entry = entry_of(row)
     return {
-        "id": str(system.id),
-        "org": str(system.org_id),
-        "jurisdiction": system.jurisdiction,
+        "id": str(row["id"]),
+        "org": str(row["org_id"]),
+        "jurisdiction": row["jurisdiction"],
         **{field: entry[field] for field in domain.SYSTEM_FIELDS},
-        "resource_count": system.resource_count,
+        "resource_count": row["resource_count"],
         "facts": asdict(domain.facts(entry)),
-        "version": system.version,
+        "version": row["version"],
     }
 
 
@@ -64,12 +69,18 @@ def system_view(system: System) -> dict[str, Any]:
     }
 
 
+def row_of(system: System) -> dict[str, Any]:
+    return {column.key: getattr(system, column.key) for column in System.__table__.columns}
+
+
 def system_entry(system: System) -> dict[str, Any]:
     """The catalogue fields ``domain`` reasons about."""
-    entry = {field: getattr(system, field) for field in domain.SYSTEM_FIELDS}
-    entry["resource_count"] = system.resource_count
-    entry["shared_resource_count"] = system.shared_resource_count
-    return entry
+    return entry_of(row_of(system))
+
+
+def entry_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    fields = (*domain.SYSTEM_FIELDS, "resource_count", "shared_resource_count")
+    return {field: row[field] for field in fields}
 
 
 def unit_view(unit: Unit) -> dict[str, Any]:
@@ -82,8 +93,12 @@ def unit_view(unit: Unit) -> dict[str, Any]:
     }
 
 
-def _event(type_: str, subject: uuid.UUID, data: dict[str, Any], now: datetime) -> Event:
-    return new_event(type_, source=SOURCE, subject=str(subject), data=data, time=now)
+def _event(
+    type_: str, subject: uuid.UUID, data: dict[str, Any], now: datetime, validate: bool = True
+) -> Event:
+    return new_event(
+        type_, source=SOURCE, subject=str(subject), data=data, time=now, validate=validate
+    )
 
 
 # --- units --------------------------------------------------------------------------
@@ -545,32 +560,38 @@ async def _create_many(
     principal: Principal,
     creates: Sequence[tuple[SystemCreate, Unit]],
     now: datetime,
+    batch: int = 5000,
 ) -> list[uuid.UUID]:
     """Batched INSERTs: a 100,000-row catalogue must not take 100,000 round trips."""
-    systems, revisions, registered = [], [], []
-    for body, unit in creates:
-        entry = body.model_dump(include=set(domain.SYSTEM_FIELDS))
-        system = System(
-            id=new_id(),
-            org_id=unit.id,
-            jurisdiction=unit.jurisdiction,
-            **entry,
-            resource_count=0,
-            shared_resource_count=0,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        systems.append({c.key: getattr(system, c.key) for c in System.__table__.columns})
-        revisions.append(_revision(system.id, principal, domain.changes(None, entry), now))
-        registered.append(
-            _event("govit.registry.system.registered", system.id, system_state(system), now)
-        )
-    for start in range(0, len(systems), 5000):
-        await session.execute(insert(System), systems[start : start + 5000])
-        await session.execute(insert(SystemRevision), revisions[start : start + 5000])
-        await emit_many(session, events.outbox, registered[start : start + 5000])
-    return [row["id"] for row in systems]
+    ids = []
+    for start in range(0, len(creates), batch):
+        systems, revisions, registered = [], [], []
+        for offset, (body, unit) in enumerate(creates[start : start + batch]):
+            entry = body.model_dump(include=set(domain.SYSTEM_FIELDS))
+            row = {
+                "id": new_id(),
+                "org_id": unit.id,
+                "jurisdiction": unit.jurisdiction,
+                **entry,
+                "resource_count": 0,
+                "shared_resource_count": 0,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            systems.append(row)
+            revisions.append(_revision(row["id"], principal, domain.changes(None, entry), now))
+            # One code path builds every payload of the batch: checking the first
+            # against the schema checks their shape (contract tests check them all).
+            event = _event(
+                "govit.registry.system.registered", row["id"], state_of(row), now, offset == 0
+            )
+            registered.append(event)
+        await session.execute(insert(System), systems)
+        await session.execute(insert(SystemRevision), revisions)
+        await emit_many(session, events.outbox, registered)
+        ids += [row["id"] for row in systems]
+    return ids
 
 
 async def export_rows(

@@ -56,9 +56,14 @@ def new_event(
     data: dict[str, Any],
     time: datetime,
     subject: str | None = None,
+    validate: bool = True,
 ) -> Event:
-    """Build an event after checking ``data`` against the type's JSON Schema."""
-    validate_data(type, data)
+    """Build an event after checking ``data`` against the type's JSON Schema.
+
+    ``validate=False`` is for the rest of a bulk batch whose first event was checked.
+    """
+    if validate:
+        validate_data(type, data)
     return Event(
         id=str(new_id()),
         type=type,
