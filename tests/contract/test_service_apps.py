@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 from deploy.local.stack import SERVICES
 from shared.settings import GovitSettings
 from tests.support.databases import Databases
-from tests.support.fixtures import AUDIENCE, ISSUER, Stack
+from tests.support.fixtures import Stack, service_settings
 
 
 def settings_for(service: str, stack: Stack, url: str) -> GovitSettings:
@@ -19,15 +19,7 @@ def settings_for(service: str, stack: Stack, url: str) -> GovitSettings:
     settings_class = next(
         v for k, v in vars(module).items() if k.endswith("Settings") and k != "GovitSettings"
     )
-    settings: GovitSettings = settings_class(
-        database_url=url,
-        nats_url=stack.nats_url,
-        environment="test",
-        home=stack.root,
-        jwks_file=stack.root / "keys" / "jwks.json",
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-    )
+    settings: GovitSettings = service_settings(settings_class, stack, url)
     return settings
 
 

@@ -26,22 +26,13 @@ from services.registry.app import RegistrySettings, build_app
 from services.registry.models import events
 from shared.events.schemas import SCHEMA_DIR
 from tests.support.databases import Databases
-from tests.support.fixtures import AUDIENCE, ISSUER, Stack, TokenFactory, auth
+from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
 
 PROBLEM_JSON = "application/problem+json"
 
 
 def registry_settings(stack: Stack, database_url: str, **overrides: object) -> RegistrySettings:
-    return RegistrySettings(
-        database_url=database_url,
-        nats_url=stack.nats_url,
-        environment="test",
-        home=stack.root,
-        jwks_file=stack.root / "keys" / "jwks.json",
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        **overrides,
-    )
+    return service_settings(RegistrySettings, stack, database_url, **overrides)
 
 
 @pytest.fixture(scope="session")

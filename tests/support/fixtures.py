@@ -12,12 +12,13 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from deploy.local.stack import Nats, Postgres, free_port
 from shared.auth import DevKeys, ensure_dev_keys, mint_token
-from shared.settings import REPO_ROOT
+from shared.settings import REPO_ROOT, GovitSettings
 from tests.support.databases import Databases
 
 ISSUER = "https://id.govit.test"
@@ -69,6 +70,23 @@ def dev_keys(stack: Stack) -> DevKeys:
 
 
 TokenFactory = Callable[..., str]
+SettingsT = TypeVar("SettingsT", bound=GovitSettings)
+
+
+def service_settings(
+    settings_class: type[SettingsT], stack: Stack, database_url: str, **overrides: Any
+) -> SettingsT:
+    """A service's settings pointed at this run's database, NATS and signing keys."""
+    return settings_class(
+        database_url=database_url,
+        nats_url=stack.nats_url,
+        environment="test",
+        home=stack.root,
+        jwks_file=stack.root / "keys" / "jwks.json",
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        **overrides,
+    )
 
 
 @pytest.fixture(scope="session")
