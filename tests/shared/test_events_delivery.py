@@ -10,6 +10,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -143,14 +144,17 @@ async def test_rolled_back_transaction_publishes_nothing(kit: Kit, stack: Stack)
     assert await kit.count(kit.tables.outbox) == 0
 
 
-def consumer_for(
+@asynccontextmanager
+async def consuming(
     kit: Kit,
-    bus: Bus,
+    stack: Stack,
     handler: Callable[[AsyncSession, Event], Awaitable[None]],
     *,
     max_deliveries: int = 3,
-) -> Consumer:
-    return Consumer(
+) -> AsyncIterator[tuple[Bus, Consumer]]:
+    """A fresh durable consumer running against the session's NATS, stopped at the end."""
+    bus = await Bus.connect(stack.nats_url, name="test-consumer")
+    consumer = Consumer(
         kit.db,
         kit.tables,
         bus,
@@ -161,6 +165,14 @@ def consumer_for(
         retry_delay_seconds=0.1,
         ack_wait_seconds=5,
     )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        yield bus, consumer
+    finally:
+        stop.set()
+        await task
+        await bus.close()
 
 
 async def publish(bus: Bus, event: Event, msg_id: str | None = None) -> None:
@@ -172,11 +184,7 @@ async def publish(bus: Bus, event: Event, msg_id: str | None = None) -> None:
 
 
 async def test_duplicated_delivery_of_one_event_changes_nothing(kit: Kit, stack: Stack) -> None:
-    bus = await Bus.connect(stack.nats_url, name="test-inbox")
-    consumer = consumer_for(kit, bus, kit.record_effect)
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    try:
+    async with consuming(kit, stack, kit.record_effect) as (bus, _):
         event = unit_event()
         # Two different message ids defeat JetStream's de-duplication, as a relay
         # retrying after the duplicate window would: the inbox must catch it.
@@ -187,10 +195,6 @@ async def test_duplicated_delivery_of_one_event_changes_nothing(kit: Kit, stack:
         await wait_until(lambda: _effects_for(kit, later.id))
         assert await kit.count(kit.effects, kit.effects.c.event_id == event.id) == 1
         assert await kit.count(kit.tables.inbox, kit.tables.inbox.c.event_id == event.id) == 1
-    finally:
-        stop.set()
-        await task
-        await bus.close()
 
 
 async def _effects_for(kit: Kit, event_id: str) -> bool:
@@ -207,17 +211,13 @@ async def test_failing_event_is_dead_lettered_and_does_not_block_the_next(
             raise ValueError("this handler cannot process the event")
         await kit.record_effect(session, event)
 
-    bus = await Bus.connect(stack.nats_url, name="test-dlq")
-    consumer = consumer_for(kit, bus, handler, max_deliveries=3)
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    try:
+    async with consuming(kit, stack, handler, max_deliveries=3) as (bus, _):
         healthy = unit_event("晋城市大数据应用局")
         await publish(bus, poison)
         await publish(bus, healthy)
         await wait_until(lambda: _effects_for(kit, healthy.id))
         dead = kit.tables.dead_letters
-        await wait_until(lambda: _dead(kit, poison.id))
+        await wait_until(lambda: _dead(kit, dead.c.event_id == poison.id))
         async with kit.db.transaction() as session:
             row = (await session.execute(select(dead).where(dead.c.event_id == poison.id))).one()
         assert row.deliveries == 3
@@ -225,35 +225,18 @@ async def test_failing_event_is_dead_lettered_and_does_not_block_the_next(
         # The failed attempts left no half-done work and no inbox entry behind.
         assert await kit.count(kit.effects, kit.effects.c.event_id == poison.id) == 0
         assert await kit.count(kit.tables.inbox, kit.tables.inbox.c.event_id == poison.id) == 0
-    finally:
-        stop.set()
-        await task
-        await bus.close()
 
 
-async def _dead(kit: Kit, event_id: str) -> bool:
-    dead = kit.tables.dead_letters
-    return await kit.count(dead, dead.c.event_id == event_id) > 0
+async def _dead(kit: Kit, *where: object) -> bool:
+    return await kit.count(kit.tables.dead_letters, *where) > 0
 
 
 async def test_malformed_message_is_dead_lettered_at_once(kit: Kit, stack: Stack) -> None:
-    bus = await Bus.connect(stack.nats_url, name="test-poison")
-    consumer = consumer_for(kit, bus, kit.record_effect)
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    try:
+    async with consuming(kit, stack, kit.record_effect) as (bus, consumer):
         await bus.js.publish(EVENT_TYPE, b"{not json", headers={"Nats-Msg-Id": uuid.uuid4().hex})
         dead = kit.tables.dead_letters
-        await wait_until(lambda: _count_true(kit.count(dead, dead.c.consumer == consumer.durable)))
+        await wait_until(lambda: _dead(kit, dead.c.consumer == consumer.durable))
         async with kit.db.transaction() as session:
             row = (await session.execute(select(dead))).one()
         assert row.deliveries == 1
         assert row.payload == b"{not json"
-    finally:
-        stop.set()
-        await task
-        await bus.close()
-
-
-async def _count_true(count: Awaitable[int]) -> bool:
-    return await count > 0
