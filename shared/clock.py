@@ -1,9 +1,10 @@
 """The suite's one clock: "now" in UTC and "today" in Asia/Shanghai.
 
 Only the edge (a request handler, a scheduled job) reads the clock, once, and passes
-the result down; domain code takes dates as arguments. Tests pin a ``FixedClock``
-with ``set_clock``; development can shift the clock by ``GOVIT_CLOCK_OFFSET_DAYS``
-so a demo can walk past a deadline (the settings refuse an offset in production).
+the result down; domain code takes dates as arguments. Each app holds its clock in
+``app.state.clock`` (``shared.app``): tests put a ``FixedClock`` there; development
+shifts it by ``GOVIT_CLOCK_OFFSET_DAYS`` so a demo can walk past a deadline (the
+settings refuse an offset in production).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
-
-from shared.settings import GovitSettings
 
 # Deadlines and working days are Beijing-time dates, wherever the server runs.
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -57,20 +56,3 @@ class FixedClock:
 
     def today(self) -> date:
         return self._at.astimezone(SHANGHAI).date()
-
-
-_clock: Clock | None = None
-
-
-def get_clock() -> Clock:
-    """The process clock (also usable as a FastAPI dependency)."""
-    global _clock
-    if _clock is None:
-        _clock = SystemClock(GovitSettings().clock_offset_days)
-    return _clock
-
-
-def set_clock(clock: Clock | None) -> None:
-    """Pin the process clock (tests); ``None`` goes back to the system clock."""
-    global _clock
-    _clock = clock

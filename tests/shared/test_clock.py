@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
-from shared.clock import SHANGHAI, FixedClock, SystemClock, get_clock, set_clock
+from shared.clock import SHANGHAI, FixedClock, SystemClock
 from shared.settings import GovitSettings
-
-
-@pytest.fixture(autouse=True)
-def _reset_process_clock() -> Iterator[None]:
-    set_clock(None)
-    yield
-    set_clock(None)
 
 
 def test_now_is_aware_utc() -> None:
@@ -59,20 +51,13 @@ def test_offset_shifts_now_and_today_by_whole_days() -> None:
     assert clock.today() == clock.now().astimezone(SHANGHAI).date()
 
 
-def test_process_clock_takes_the_offset_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_app_takes_its_clock_offset_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.approval.app import build_app
+
     monkeypatch.setenv("GOVIT_CLOCK_OFFSET_DAYS", "-2")
-    clock = get_clock()
+    clock = build_app().state.clock
     assert isinstance(clock, SystemClock)
     assert clock.offset == timedelta(days=-2)
-    assert get_clock() is clock  # one clock per process
-
-
-def test_tests_pin_the_process_clock() -> None:
-    pinned = FixedClock(datetime(2026, 2, 13, 10, 0, tzinfo=SHANGHAI))
-    set_clock(pinned)
-    assert get_clock().today() == date(2026, 2, 13)
-    set_clock(None)
-    assert isinstance(get_clock(), SystemClock)
 
 
 def test_production_refuses_a_shifted_clock() -> None:

@@ -240,3 +240,27 @@ async def test_malformed_message_is_dead_lettered_at_once(kit: Kit, stack: Stack
             row = (await session.execute(select(dead))).one()
         assert row.deliveries == 1
         assert row.payload == b"{not json"
+
+
+async def test_a_committed_event_wakes_the_relay_without_waiting_for_the_poll(
+    kit: Kit, stack: Stack
+) -> None:
+    bus = await Bus.connect(stack.nats_url, name="test-notify")
+    # A poll interval far longer than the wait below: only NOTIFY can explain delivery.
+    relay = OutboxRelay(kit.db, kit.tables.outbox, bus, poll_seconds=120)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await wait_until(lambda: _listening(relay))
+        await asyncio.sleep(0.2)  # let the relay finish its first pass and go to sleep
+        async with kit.db.transaction() as session:
+            await emit(session, kit.tables.outbox, unit_event())
+        await wait_until(lambda: _none_unsent(kit), seconds=15)
+    finally:
+        stop.set()
+        await task
+        await bus.close()
+
+
+async def _listening(relay: OutboxRelay) -> bool:
+    return relay._listener is not None
