@@ -87,6 +87,20 @@ def transition_allowed(current: Status, new: Status) -> bool:
     return LIFECYCLE.index(new) >= LIFECYCLE.index(current) and current != "retired"
 
 
+def lifecycle_refusal(current: Status, new: Status) -> tuple[str, str] | None:
+    """Why a change to a system in ``current`` status (to ``new``) is refused, if it is:
+    ``(code, message)``. Only asked about changes that change something."""
+    if current == "retired":
+        return "system_retired", "a retired system is kept as history, unchanged"
+    if not transition_allowed(current, new):
+        return (
+            "status_transition_invalid",
+            "status moves forward only (planned → building → operating → retired); "
+            f"{current} → {new} is not allowed",
+        )
+    return None
+
+
 # --- rules on a catalogue entry ----------------------------------------------------------
 
 

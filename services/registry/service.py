@@ -215,15 +215,9 @@ async def _apply(
     diff = domain.changes(before, after)
     if not diff:
         return False
-    if system.status == "retired":
-        raise GovitError(409, "system_retired", "a retired system is kept as history, unchanged")
-    if not domain.transition_allowed(system.status, after["status"]):
-        raise GovitError(
-            409,
-            "status_transition_invalid",
-            "status moves forward only (planned → building → operating → retired); "
-            f"{system.status} → {after['status']} is not allowed",
-        )
+    refusal = domain.lifecycle_refusal(system.status, after["status"])
+    if refusal:
+        raise GovitError(409, *refusal)
     _refuse(after, system.jurisdiction)
     for field in diff:
         setattr(system, field, after[field])
@@ -509,8 +503,8 @@ async def import_systems(
             errors.append(CellError(row.number, "id", "no such system in this unit's catalogue"))
         elif system_id in seen:
             errors.append(CellError(row.number, "id", "the same system appears twice"))
-        elif _update_problem(system, entry):
-            errors.append(CellError(row.number, "status", _update_problem(system, entry) or ""))
+        elif refusal := _lifecycle_refusal(system, _row_patch(row, body)):
+            errors.append(CellError(row.number, "status", refusal))
         else:
             updates.append((row, body, system))
         seen.add(system_id)
@@ -519,8 +513,7 @@ async def import_systems(
     await _create_many(session, principal, creates, now)
     changed = 0
     for row, body, system in updates:
-        patch = body.model_dump(include=set(domain.SYSTEM_FIELDS) & set(row.cells))
-        changed += await _apply(session, system, patch, principal, now)
+        changed += await _apply(session, system, _row_patch(row, body), principal, now)
     return {
         "imported": len(creates) + len(updates),
         "created": len(creates),
@@ -529,14 +522,19 @@ async def import_systems(
     }
 
 
-def _update_problem(system: System, entry: Mapping[str, Any]) -> str | None:
-    if system.status == "retired" and entry["status"] != "retired":
-        return "the system is retired and kept as history"
-    if not domain.transition_allowed(system.status, entry["status"]) and (
-        entry["status"] != system.status
-    ):
-        return f"status cannot move back from {system.status} to {entry['status']}"
-    return None
+def _row_patch(row: Row, body: SystemCreate) -> dict[str, Any]:
+    """A row updates the columns the file has, and only those."""
+    return body.model_dump(include=set(domain.SYSTEM_FIELDS) & set(row.cells))
+
+
+def _lifecycle_refusal(system: System, patch: Mapping[str, Any]) -> str | None:
+    """What ``_apply`` would refuse for this row, found before anything is written."""
+    before = system_entry(system)
+    after = {**before, **patch}
+    if not domain.changes(before, after):
+        return None
+    refusal = domain.lifecycle_refusal(system.status, after["status"])
+    return refusal[1] if refusal else None
 
 
 async def _units(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Unit]:

@@ -6,15 +6,12 @@ imports two services must not see their tables collide in one registry.
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import MetaData, Numeric
-from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from shared.ids import new_id
 from shared.money import to_yuan
 
 # Stable constraint names, so migrations written today still match tomorrow.
@@ -42,7 +39,3 @@ class Money(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         return None if value is None else to_yuan(value)
-
-
-def uuid_pk() -> Mapped[uuid.UUID]:
-    return mapped_column(primary_key=True, default=new_id)

@@ -7,11 +7,9 @@ and its outbox rows commit (or roll back) together with the state change.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any  # noqa: F401
 
-from fastapi import Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -20,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 
 class Database:
@@ -30,12 +28,9 @@ class Database:
             url, pool_size=pool_size, pool_pre_ping=True, echo=echo
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Tests bind sessions to an outer connection whose transaction they roll back.
-        self._bound: AsyncConnection | None = None
 
     def bind_to(self, connection: AsyncConnection | None) -> None:
         """Make every session join ``connection`` (tests: one rolled-back transaction)."""
-        self._bound = connection
         if connection is None:
             self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         else:
@@ -65,7 +60,6 @@ class Database:
         async for attempt in AsyncRetrying(
             stop=stop_after_delay(seconds),
             wait=wait_exponential(multiplier=0.2, max=3),
-            retry=retry_if_exception_type((OSError, Exception)),
             reraise=True,
         ):
             with attempt:
@@ -73,18 +67,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-def session_dependency(
-    get_db: Callable[[Request], Database],
-) -> Callable[[Request], AsyncIterator[AsyncSession]]:
-    """A FastAPI dependency yielding the request's session inside its one transaction."""
-
-    async def dependency(request: Request) -> AsyncIterator[AsyncSession]:
-        async with get_db(request).transaction() as session:
-            yield session
-
-    return dependency
 
 
 def asyncpg_dsn(url: str) -> str:

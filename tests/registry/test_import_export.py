@@ -521,6 +521,19 @@ async def test_an_import_cannot_move_the_lifecycle_backwards(
     assert after["status"] == start and after["version"] == 1
 
 
+async def test_a_change_to_a_retired_system_is_a_row_error_and_nothing_is_stored(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    retired = await create_system(client, actors.a, actors.unit_a, status="retired")
+    rows = [
+        row(actors.unit_a, name="新建系统"),  # 2: a new system, fine on its own
+        {**row(actors.unit_a, status="retired", name="改名"), "id": retired["id"]},  # 3
+    ]
+    response = await upload(client, actors.a, csv_file(rows, header=list(COLUMNS)))
+    assert errors_of(response) == [(3, "status")]
+    assert [s["id"] for s in await listed(client, actors.a)] == [retired["id"]]
+
+
 async def test_an_export_holds_what_the_caller_may_read_and_filters(
     client: httpx.AsyncClient, actors: Actors
 ) -> None:
