@@ -40,9 +40,10 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 token: $(STAMP) ## print a dev JWT: make token ROLE=unit ORG=<unit id> JURISDICTION=jincheng
 	@$(PY) -m shared.auth.cli token --role $(ROLE) --org $(ORG) --jurisdiction $(JURISDICTION)
 
-bench: $(STAMP) ## benchmarks: gateway overhead, registry list queries on 100k systems
+bench: $(STAMP) ## benchmarks: gateway overhead, registry list queries on 100k systems, the read path
 	$(PY) bench/gateway.py
 	$(PY) bench/registry.py
+	$(PY) bench/read_path.py
 
 clean: ## remove local state (.govit: dev databases, NATS store, dev keys)
 	rm -rf .govit

@@ -1,0 +1,282 @@
+"""The read path: a catalogue page through the gateway and straight to the registry.
+
+    .venv/bin/python bench/read_path.py [--seconds 5] [--concurrency 32]
+
+Starts its own PostgreSQL and NATS (the project's wheels) under ``.govit/``, the
+registry and the gateway as uvicorn subprocesses on free 127.0.0.1 ports, seeds one
+unit with 60 systems, then measures, in this one run:
+
+1. one request at a time (latency p50): the gateway's own ``/healthz``, a page of
+   50 systems and a page of 1 through the gateway, as ratios of that ``/healthz``
+   (issue 17's goals: ≤ 3× and ≤ 2×);
+2. ``--concurrency`` requests in flight (throughput): the registry's ``/healthz``
+   and a page of 50 straight to the registry, the page as a share of ``/healthz``
+   (goal: ≥ 15 %).
+
+It uses ``wrk`` when it is on the PATH (Debian/Ubuntu: ``apt-get install -y wrk``;
+macOS: ``brew install wrk``) and otherwise a bounded aiohttp client in this process,
+which is slower than the servers and so understates the throughput. The figures are
+ratios of the same run on the same shared cores: they compare, they do not promise
+a capacity. Traffic goes to 127.0.0.1 only, each phase is bounded in time, and every
+process started here is stopped, and its folder removed, on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # run as a script, bench/ is sys.path[0]
+    sys.path.append(str(REPO_ROOT))
+
+import aiohttp  # noqa: E402
+
+from deploy.local.stack import Nats, Postgres, ensure_databases, free_port, with_database  # noqa: E402
+from shared.auth import ensure_dev_keys, mint_token  # noqa: E402
+from shared.db.migrate import upgrade  # noqa: E402
+from shared.settings import DEFAULT_HOME  # noqa: E402
+
+ISSUER = "https://id.govit.bench"
+AUDIENCE = "govit"
+JURISDICTION = "linfen-water"
+SYSTEMS = 60
+
+
+@dataclass
+class Figure:
+    rps: float
+    p50_ms: float
+
+
+# --- load generators --------------------------------------------------------------------
+
+_LATENCY = re.compile(r"^\s*50(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, headers: dict[str, str], seconds: float, connections: int) -> Figure:
+    threads = max(1, min(2, connections))
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    out = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 30
+    ).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"{url}: errors under load\n{out}")
+    latency, rps = _LATENCY.search(out), _RPS.search(out)
+    if latency is None or rps is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{out}")
+    return Figure(float(rps.group(1)), float(latency.group(1)) * _UNIT_MS[latency.group(2)])
+
+
+def python_client(url: str, headers: dict[str, str], seconds: float, connections: int) -> Figure:
+    async def run() -> Figure:
+        latencies: list[float] = []
+        connector = aiohttp.TCPConnector(limit=connections)
+        async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+            stop_at = time.perf_counter() + seconds
+
+            async def worker() -> None:
+                while (began := time.perf_counter()) < stop_at:
+                    async with session.get(url) as response:
+                        await response.read()
+                        if response.status != 200:
+                            raise RuntimeError(f"{url}: {response.status}")
+                    latencies.append(time.perf_counter() - began)
+
+            await asyncio.gather(*(worker() for _ in range(connections)))
+        return Figure(len(latencies) / seconds, statistics.median(latencies) * 1000)
+
+    return asyncio.run(run())
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+def _uvicorn(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=env)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: exited with status {proc.returncode} while starting")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (127.0.0.1)
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} was not ready within {seconds:.0f} s")
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def _seed(registry: str, admin: dict[str, str], unit_token: str | None) -> str:
+    """One unit with ``SYSTEMS`` systems; returns the unit id."""
+    async with aiohttp.ClientSession(headers=admin) as session:
+        body = {"name": "临汾市水利局信息中心", "jurisdiction": JURISDICTION}
+        async with session.post(f"{registry}/api/v1/units", json=body) as response:
+            response.raise_for_status()
+            unit: str = (await response.json())["id"]
+        for n in range(SYSTEMS):
+            system = {
+                "name": f"水资源监测预警系统{n:02d}",
+                "org": unit,
+                "status": "operating",
+                "network": "extranet",
+                "cloud": "on_cloud",
+                "sharing_connected": True,
+                "mlps_level": 2,
+                "crypto_assessed": True,
+                "asset_registered": True,
+            }
+            async with session.post(f"{registry}/api/v1/systems", json=system) as response:
+                if response.status != 201:
+                    raise RuntimeError(f"seeding: {response.status} {await response.text()}")
+    return unit
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per target")
+    parser.add_argument("--concurrency", type=int, default=32, help="connections for req/s")
+    parser.add_argument("--python-client", action="store_true", help="do not use wrk")
+    args = parser.parse_args(argv)
+    use_wrk = shutil.which("wrk") is not None and not args.python_client
+    load = wrk if use_wrk else python_client
+    if not use_wrk:
+        print(
+            "wrk not found (apt-get install -y wrk): using a Python client, which caps "
+            "the throughput figures",
+            file=sys.stderr,
+        )
+
+    DEFAULT_HOME.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        DEFAULT_HOME.chmod(0o755)  # PostgreSQL runs as ``nobody``: it must reach its folder
+    root = Path(tempfile.mkdtemp(prefix="bench-read-path-", dir=DEFAULT_HOME))
+    pg = Postgres(root / "pg", free_port())
+    nats = Nats(root / "nats", free_port(), free_port())
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        pg.start(root / "postgres.log")
+        nats.start(root / "nats.log")
+        database_url = with_database(pg.admin_url, "govit_registry")
+        ensure_databases(pg.admin_url, ["govit_registry"])
+        upgrade("registry", database_url)
+        keys = ensure_dev_keys(root / "keys")
+
+        def bearer(roles: list[str], org: str = "00000000-0000-0000-0000-000000000000") -> str:
+            jwt = mint_token(
+                keys.private_key,
+                keys.kid,
+                sub=f"bench-{roles[0]}",
+                org=org,
+                jurisdiction=JURISDICTION,
+                roles=roles,
+                issuer=ISSUER,
+                audience=AUDIENCE,
+                ttl_seconds=3600,
+            )
+            return f"Bearer {jwt}"
+
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith("GOVIT_")}
+        common = {
+            **base_env,
+            "GOVIT_ENVIRONMENT": "test",
+            "GOVIT_HOME": str(root),
+            "GOVIT_JWKS_FILE": str(keys.jwks_file),
+            "GOVIT_JWT_ISSUER": ISSUER,
+            "GOVIT_JWT_AUDIENCE": AUDIENCE,
+            "GOVIT_LOG_LEVEL": "WARNING",
+            "GOVIT_NATS_URL": nats.url,
+        }
+        registry_port, gateway_port = free_port(), free_port()
+        registry = f"http://127.0.0.1:{registry_port}"
+        gateway = f"http://127.0.0.1:{gateway_port}"
+        registry_env = {
+            **common,
+            "GOVIT_DATABASE_URL": database_url,
+            "GOVIT_OUTBOX_RELAY_ENABLED": "false",
+        }
+        procs.append(_uvicorn("services.registry.app:build_app", registry_port, registry_env))
+        _wait_ready(f"{registry}/healthz", procs[-1])
+        gateway_env = {
+            **common,
+            "GOVIT_REGISTRY_URL": registry,
+            "GOVIT_RATE_LIMIT_CLIENT": "100000000/minute",  # on, as in production
+        }
+        procs.append(_uvicorn("gateway.app:build_app", gateway_port, gateway_env))
+        _wait_ready(f"{gateway}/healthz", procs[-1])
+
+        unit = asyncio.run(_seed(registry, {"Authorization": bearer(["admin"])}, None))
+        reader = {"Authorization": bearer(["unit"], org=unit)}
+        page50 = f"/api/v1/systems?limit=50&org={unit}"
+        page1 = f"/api/v1/systems?limit=1&org={unit}"
+        for url in (gateway + page50, gateway + page1, registry + page50):
+            load(url, reader, 1, 2)  # warm-up: pools, caches, the custom plan
+
+        s, c = args.seconds, args.concurrency
+        gw_health = load(f"{gateway}/healthz", {}, s, 1)
+        gw_page50 = load(gateway + page50, reader, s, 1)
+        gw_page1 = load(gateway + page1, reader, s, 1)
+        svc_health = load(f"{registry}/healthz", {}, s, c)
+        svc_page50 = load(registry + page50, reader, s, c)
+    finally:
+        _stop(procs)
+        nats.stop()
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+    tool = "wrk" if use_wrk else "Python client"
+    print(f"read path ({tool}, {s:g} s per target)")
+    print("one request at a time, through the gateway (p50):")
+    print(f"  gateway /healthz        {gw_health.p50_ms:7.2f} ms")
+    print(
+        f"  page of 50              {gw_page50.p50_ms:7.2f} ms"
+        f"  {gw_page50.p50_ms / gw_health.p50_ms:5.1f}x healthz (goal ≤ 3x)"
+    )
+    print(
+        f"  page of 1               {gw_page1.p50_ms:7.2f} ms"
+        f"  {gw_page1.p50_ms / gw_health.p50_ms:5.1f}x healthz (goal ≤ 2x)"
+    )
+    print(f"{c} connections, straight to the registry (throughput):")
+    print(f"  registry /healthz       {svc_health.rps:7.0f} req/s")
+    print(
+        f"  page of 50              {svc_page50.rps:7.0f} req/s"
+        f"  {100 * svc_page50.rps / svc_health.rps:5.1f}% of healthz (goal ≥ 15%)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
