@@ -31,6 +31,7 @@ from shared.events.consumer import Consumer
 from shared.events.relay import OutboxRelay
 from shared.events.tables import EventTables
 from shared.observability import configure_logging
+from shared.openapi import install_openapi
 from shared.problems import install_problem_handlers, problem_response
 from shared.settings import GovitSettings
 
@@ -85,6 +86,7 @@ def create_app(
     app.state.clock = SystemClock(offset_days=settings.clock_offset_days)
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_problem_handlers(app)
+    install_openapi(app)  # errors documented as the problem+json they are
     # API.md: bodies up to 1 MiB, larger only where a route says so (imports).
     app.add_middleware(BodyLimitMiddleware, default=MAX_BODY_BYTES, larger=body_limits or {})
     app.add_middleware(

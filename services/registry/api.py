@@ -10,6 +10,7 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic_core import to_json
 
 from services.registry import service
 from services.registry.schemas import (
@@ -37,6 +38,7 @@ from services.registry.spreadsheets import (
 from shared.app import DbSession, RequestClock
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.errors import GovitError
+from shared.openapi import problem_responses
 from shared.policy.rules import ProfileId
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -57,14 +59,19 @@ class ExportQuery(SystemFilters):
 # --- units --------------------------------------------------------------------------
 
 
-@router.post("/units", status_code=201, response_model=UnitOut)
+@router.post(
+    "/units",
+    status_code=201,
+    response_model=UnitOut,
+    responses=problem_responses(403, 409, 422),
+)
 async def register_unit(
     body: UnitCreate, session: DbSession, _: Admin, clock: RequestClock
 ) -> dict[str, object]:
     return service.unit_view(await service.register_unit(session, body, clock.now()))
 
 
-@router.get("/units", response_model=UnitList)
+@router.get("/units", response_model=UnitList, responses=problem_responses(422))
 async def list_units(
     session: DbSession, principal: CurrentPrincipal, jurisdiction: ProfileId | None = None
 ) -> dict[str, object]:
@@ -72,7 +79,7 @@ async def list_units(
     return {"items": [service.unit_view(u) for u in units]}
 
 
-@router.get("/units/{unit_id}", response_model=UnitOut)
+@router.get("/units/{unit_id}", response_model=UnitOut, responses=problem_responses(404, 422))
 async def get_unit(
     unit_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, object]:
@@ -82,7 +89,12 @@ async def get_unit(
 # --- systems ------------------------------------------------------------------------
 
 
-@router.post("/systems", status_code=201, response_model=SystemOut)
+@router.post(
+    "/systems",
+    status_code=201,
+    response_model=SystemOut,
+    responses=problem_responses(403, 409, 422),
+)
 async def register_system(
     body: SystemCreate, session: DbSession, principal: CurrentPrincipal, clock: RequestClock
 ) -> dict[str, object]:
@@ -90,14 +102,18 @@ async def register_system(
     return service.system_view(system)
 
 
-@router.get("/systems", response_model=SystemPage)
+@router.get("/systems", response_model=SystemPage, responses=problem_responses(403, 422))
 async def list_systems(
     query: Annotated[ListQuery, Query()], session: DbSession, principal: CurrentPrincipal
-) -> dict[str, object]:
+) -> Response:
     systems, next_cursor = await service.list_systems(
         session, principal, query, query.limit, query.cursor
     )
-    return {"items": [service.system_view(s) for s in systems], "next_cursor": next_cursor}
+    # The read path: rows come from typed, CHECK-constrained columns, so the page is
+    # serialised once by pydantic-core, not validated again as ``SystemPage`` (which
+    # ``response_model`` still documents).
+    page = {"items": [service.system_view(s) for s in systems], "next_cursor": next_cursor}
+    return Response(to_json(page), media_type="application/json")
 
 
 @router.post("/systems:import", status_code=201, response_model=ImportResult)
@@ -121,14 +137,18 @@ async def export_systems(
     return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
-@router.get("/systems/{system_id}", response_model=SystemOut)
+@router.get("/systems/{system_id}", response_model=SystemOut, responses=problem_responses(404, 422))
 async def get_system(
     system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, object]:
     return service.system_view(await service.get_system(session, principal, system_id))
 
 
-@router.patch("/systems/{system_id}", response_model=SystemOut)
+@router.patch(
+    "/systems/{system_id}",
+    response_model=SystemOut,
+    responses=problem_responses(403, 404, 409, 422),
+)
 async def update_system(
     system_id: uuid.UUID,
     patch: SystemPatch,
@@ -141,7 +161,12 @@ async def update_system(
     return service.system_view(system)
 
 
-@router.post("/systems/{system_id}/resources", status_code=201, response_model=ResourceOut)
+@router.post(
+    "/systems/{system_id}/resources",
+    status_code=201,
+    response_model=ResourceOut,
+    responses=problem_responses(403, 404, 409, 422),
+)
 async def add_resource(
     system_id: uuid.UUID,
     body: ResourceCreate,
@@ -152,21 +177,31 @@ async def add_resource(
     return await service.add_resource(session, principal, system_id, body, clock.now())
 
 
-@router.get("/systems/{system_id}/resources", response_model=ResourceList)
+@router.get(
+    "/systems/{system_id}/resources",
+    response_model=ResourceList,
+    responses=problem_responses(404, 422),
+)
 async def list_resources(
     system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, object]:
     return {"items": await service.list_resources(session, principal, system_id)}
 
 
-@router.get("/systems/{system_id}/history", response_model=History)
+@router.get(
+    "/systems/{system_id}/history", response_model=History, responses=problem_responses(404, 422)
+)
 async def system_history(
     system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, object]:
     return {"items": await service.history(session, principal, system_id)}
 
 
-@router.get("/systems/{system_id}/compliance", response_model=ComplianceOut)
+@router.get(
+    "/systems/{system_id}/compliance",
+    response_model=ComplianceOut,
+    responses=problem_responses(404, 422),
+)
 async def system_compliance(
     system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, object]:
