@@ -7,11 +7,8 @@ together, or none of them.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -29,10 +26,12 @@ from services.registry.schemas import (
     UnitCreate,
 )
 from services.registry.spreadsheets import CellError, Row, import_refused, parse_bool
+from shared import pagination
 from shared.auth import Principal, Role
 from shared.errors import GovitError, Violation, forbidden, not_found, rule_refusal
 from shared.events import Event, emit, emit_many, new_event
 from shared.ids import new_id
+from shared.pagination import escape_like, keyset, next_page
 from shared.policy import load_profile
 
 SOURCE = "/govit/registry"
@@ -42,45 +41,54 @@ MAX_PAGE = 500
 # --- views: one representation for responses and event payloads ---------------------
 
 
-def system_state(system: System) -> dict[str, Any]:
+def row_of(system: System | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A ``systems`` row as a mapping: Core rows pass through, ORM objects are read once.
+
+    Every shape below starts from a row, so a list reads Core rows and builds each
+    answer once (no ORM object, no second dict, no response-model validation).
+    """
+    if isinstance(system, System):
+        return {column.key: getattr(system, column.key) for column in _SYSTEM_COLUMNS}
+    return system
+
+
+def system_state(system: System | Mapping[str, Any]) -> dict[str, Any]:
     """The full current state, as ``govit.registry.system.*`` events carry it."""
-    return state_of(row_of(system))
-
-
-def state_of(row: Mapping[str, Any]) -> dict[str, Any]:
-    """``system_state`` from a ``systems`` row (bulk imports never build ORM objects)."""
-    entry = entry_of(row)
-    return {
+    row = row_of(system)
+    state: dict[str, Any] = {
         "id": str(row["id"]),
         "org": str(row["org_id"]),
         "jurisdiction": row["jurisdiction"],
-        **{field: entry[field] for field in domain.SYSTEM_FIELDS},
-        "resource_count": row["resource_count"],
-        "facts": asdict(domain.facts(entry)),
-        "version": row["version"],
     }
+    for field in domain.SYSTEM_FIELDS:
+        state[field] = row[field]
+    state["resource_count"] = row["resource_count"]
+    # ``Facts`` is a flat dataclass: its ``vars`` is the dict, without asdict's deep copy.
+    state["facts"] = dict(vars(domain.facts(row)))
+    state["version"] = row["version"]
+    return state
 
 
-def system_view(system: System) -> dict[str, Any]:
-    return {
-        **system_state(system),
-        "created_at": system.created_at,
-        "updated_at": system.updated_at,
-    }
+def system_view(system: System | Mapping[str, Any]) -> dict[str, Any]:
+    """``SystemOut``: the state with its timestamps."""
+    row = row_of(system)
+    view = system_state(row)
+    view["created_at"] = row["created_at"]
+    view["updated_at"] = row["updated_at"]
+    return view
 
 
-def row_of(system: System) -> dict[str, Any]:
-    return {column.key: getattr(system, column.key) for column in System.__table__.columns}
-
-
-def system_entry(system: System) -> dict[str, Any]:
+def entry_of(system: System | Mapping[str, Any]) -> dict[str, Any]:
     """The catalogue fields ``domain`` reasons about."""
-    return entry_of(row_of(system))
+    row = row_of(system)
+    return {field: row[field] for field in _ENTRY_FIELDS}
 
 
-def entry_of(row: Mapping[str, Any]) -> dict[str, Any]:
-    fields = (*domain.SYSTEM_FIELDS, "resource_count", "shared_resource_count")
-    return {field: row[field] for field in fields}
+# Older names for the same shapes, kept while their callers move to the names above.
+state_of = system_state
+system_entry = entry_of
+_SYSTEM_COLUMNS = tuple(System.__table__.columns)
+_ENTRY_FIELDS = (*domain.SYSTEM_FIELDS, "resource_count", "shared_resource_count")
 
 
 def unit_view(unit: Unit) -> dict[str, Any]:
@@ -323,20 +331,17 @@ def filtered_systems(principal: Principal, filters: SystemFilters) -> Select[tup
     return query
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+_escape_like = escape_like
+_PAGE_KEY = (System.id,)
 
 
 def encode_cursor(last_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(last_id.bytes).rstrip(b"=").decode()
+    return pagination.encode_cursor(last_id)
 
 
 def decode_cursor(cursor: str) -> uuid.UUID:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return uuid.UUID(bytes=raw)
-    except (ValueError, binascii.Error) as exc:
-        raise GovitError(422, "cursor_invalid", "the cursor is not one this API issued") from exc
+    last_id: uuid.UUID = pagination.decode_cursor(cursor, [uuid.UUID])[0]
+    return last_id
 
 
 async def list_systems(
@@ -345,21 +350,19 @@ async def list_systems(
     filters: SystemFilters,
     limit: int,
     cursor: str | None,
-) -> tuple[Sequence[System], str | None]:
+) -> tuple[Sequence[Mapping[str, Any]], str | None]:
     """A keyset page ordered by id (UUIDv7, so new systems land on later pages)."""
-    query = filtered_systems(principal, filters).order_by(System.id).limit(limit + 1)
-    if cursor:
-        query = query.where(System.id > decode_cursor(cursor))
+    # Core rows, not ORM objects: each row is shaped once, by ``system_view``.
+    query = filtered_systems(principal, filters).with_only_columns(*_SYSTEM_COLUMNS)
+    query = keyset(query, _PAGE_KEY, limit, cursor)
     if filters.q:
         # A name search matches anything from every row to none. Once a pooled
         # connection has run this statement 5 times, PostgreSQL may switch it to a
         # generic plan that cannot see the pattern: a walk of the primary key with a
         # filter, fine for a common word, a scan of the whole table for a rare one.
         await session.execute(sql_text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    rows = (await session.scalars(query)).all()
-    if len(rows) > limit:
-        return rows[:limit], encode_cursor(rows[limit - 1].id)
-    return rows, None
+    rows = (await session.execute(query)).mappings().all()
+    return next_page(rows, limit, _PAGE_KEY)
 
 
 # --- resources, history, compliance ----------------------------------------------------

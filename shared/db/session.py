@@ -22,10 +22,16 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, pre_ping: bool = False, echo: bool = False
+    ) -> None:
         self.url = url
+        # No pre-ping by default: it is one more round trip on every checkout (a 1-row
+        # page's cost, measured in bench/read_path.py). A connection that died with a
+        # restarted PostgreSQL fails its one request, and SQLAlchemy then drops every
+        # pooled connection from before the restart, so the next request reconnects.
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, pool_pre_ping=True, echo=echo
+            url, pool_size=pool_size, pool_pre_ping=pre_ping, echo=echo
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
