@@ -71,7 +71,9 @@ class Gateway:
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
-        method, path = request.method, request.url.path
+        # The decoded path as the service will route on it: ``request.url.path`` goes
+        # through urlsplit, which drops tabs and newlines (a %0A would vanish).
+        method, path = request.method, request.scope["path"]
         route = self.table.resolve(path)
         if route is None:
             raise GovitError(404, "route_not_found", f"no service owns the path {path}")

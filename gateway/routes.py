@@ -2,6 +2,12 @@
 
 A path belongs to a prefix when it equals it or continues with ``/`` or ``:``
 (``/api/v1/systems:import`` is the registry's, ``/api/v1/systemsx`` is nobody's).
+
+Paths are the decoded ``scope["path"]`` (what the service will route on), and the
+route patterns of the settings must match the whole of ``"<METHOD> <path>"``
+(``re.fullmatch``): a pattern ending in ``$`` also matches before a trailing
+newline, so ``.match`` let ``.../questionnaire-answers%0A`` through as anonymous
+(CWE-625). A path with a control character belongs to no service at all.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ PREFIXES: dict[str, str] = {
 API_ROOT = "/api/v1/"
 
 # "/api/v1/<first segment>" up to the first "/" or ":" after the root.
-_HEAD = re.compile(r"^(/api/v1/[^/:]+)(?:[/:]|$)")
-_DOT_SEGMENT = re.compile(r"(?:^|/)\.{1,2}(?:/|$)")
+_HEAD = re.compile(r"(/api/v1/[^/:]+)(?:[/:]|\Z)")
+_DOT_SEGMENT = re.compile(r"(?:^|/)\.{1,2}(?:/|\Z)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +69,10 @@ class RouteTable:
         self._max_import = settings.max_import_bytes
 
     def resolve(self, path: str) -> Route | None:
-        """The route owning ``path``, or None (unknown prefix, or a ``.``/``..`` segment)."""
+        """The route owning ``path``, or None (unknown prefix, a ``.``/``..`` segment,
+        or a control character)."""
         match = _HEAD.match(path)
-        if match is None or _DOT_SEGMENT.search(path):
+        if match is None or _DOT_SEGMENT.search(path) or _CONTROL.search(path):
             return None
         return self._routes.get(match.group(1))
 
@@ -72,16 +80,16 @@ class RouteTable:
         return [r.prefix for r in self._routes.values() if r.service == service]
 
     def is_anonymous(self, method: str, path: str) -> bool:
-        return self._anonymous is not None and bool(self._anonymous.match(f"{method} {path}"))
+        return self._anonymous is not None and bool(self._anonymous.fullmatch(f"{method} {path}"))
 
     def body_limit(self, method: str, path: str) -> int:
-        if self._imports is not None and self._imports.match(f"{method} {path}"):
+        if self._imports is not None and self._imports.fullmatch(f"{method} {path}"):
             return self._max_import
         return self._max_body
 
     def timeout(self, method: str, path: str) -> float:
         key = f"{method} {path}"
         for pattern, seconds in self._timeouts:
-            if pattern.match(key):
+            if pattern.fullmatch(key):
                 return seconds
         return self._default_timeout
