@@ -76,6 +76,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
                 client_limit=settings.rate_limit_client,
                 anonymous_limit=settings.rate_limit_anonymous,
                 client_overrides=settings.rate_limit_client_overrides,
+                failure_limit=settings.rate_limit_auth_failures,
             )
         try:
             yield

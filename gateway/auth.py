@@ -10,18 +10,36 @@ requests. So a token that verified is remembered for ``GOVIT_TOKEN_CACHE_SECONDS
 (never past its ``exp``); only successes are remembered. The price: a signing key
 withdrawn from the JWKS stops working at the gateway up to that long later (the
 services, which verify again without a cache, refuse it as soon as they refresh).
+
+A refusal tells the caller its stable ``code`` and "invalid token", never the
+verifier's detail (PyJWT's messages, the ``kid`` it sent): that goes to the log.
+Failed authentications are charged to the caller's address (``FailureBudget``).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from starlette.requests import Request
 
 from shared.auth import Principal, TokenVerifier, bearer_token
+from shared.errors import GovitError, unauthorized
+
+log = logging.getLogger(__name__)
+INVALID_TOKEN = "invalid token"  # noqa: S105 (a message, not a secret)
+
+
+class FailureBudget(Protocol):
+    """Failed authentications per address (``RateLimiter`` is one)."""
+
+    async def check_failures(self, ip: str) -> None: ...
+
+    async def count_failure(self, ip: str) -> None: ...
 
 
 class VerifiedTokens:
@@ -41,15 +59,23 @@ class VerifiedTokens:
         self._clock = clock
         self._entries: dict[str, tuple[Principal, float]] = {}
 
+    def remembered(self, token: str) -> Principal | None:
+        """The principal of a token verified recently and still remembered, else None."""
+        hit = self._entries.get(token)
+        if hit is None:
+            return None
+        if self._clock() < hit[1]:
+            return hit[0]
+        del self._entries[token]
+        return None
+
     async def verify(self, token: str) -> Principal:
         if self.seconds <= 0 or self.max_entries <= 0:
             return await self.verifier.verify(token)
+        remembered = self.remembered(token)
+        if remembered is not None:
+            return remembered
         now = self._clock()
-        hit = self._entries.get(token)
-        if hit is not None:
-            if now < hit[1]:
-                return hit[0]
-            del self._entries[token]
         principal = await self.verifier.verify(token)
         until = min(now + self.seconds, _expiry(token))
         if until > now:
@@ -67,18 +93,45 @@ def _expiry(token: str) -> float:
 
 
 async def authenticate(
-    request: Request, tokens: VerifiedTokens, *, anonymous: bool
+    request: Request,
+    tokens: VerifiedTokens,
+    *,
+    anonymous: bool,
+    failures: FailureBudget | None = None,
 ) -> Principal | None:
     """The verified principal; None only on an anonymous route called without a token.
 
     On an anonymous route a token that is sent is still verified (and a bad one
-    refused): a caller never gets less checking by choosing the route.
+    refused): a caller never gets less checking by choosing the route. Unless the
+    token is remembered, the caller's address must have failure budget left
+    (else 429, before any verification); each refusal spends some.
     """
     if anonymous and "authorization" not in request.headers:
         return None
-    principal = await tokens.verify(bearer_token(request))
+    ip = client_ip(request)
+    try:
+        token = bearer_token(request)
+        principal = tokens.remembered(token)
+        if principal is None:
+            if failures is not None:
+                await failures.check_failures(ip)
+            principal = await tokens.verify(token)
+    except GovitError as error:
+        if error.status != 401:
+            raise
+        if failures is not None:
+            await failures.count_failure(ip)
+        raise _plain(error, ip) from None
     request.state.principal = principal
     return principal
+
+
+def _plain(error: GovitError, ip: str) -> GovitError:
+    """The refusal as the caller sees it: the stable code, no verifier internals."""
+    log.info("token refused: %s (%s) from %s", error.code, error.detail, ip)
+    if error.code == "token_missing":
+        return unauthorized(error.code, "send Authorization: Bearer <token>")
+    return unauthorized(error.code, INVALID_TOKEN)
 
 
 def client_ip(request: Request) -> str:

@@ -1,8 +1,9 @@
 """Forwarding: one catch-all route under ``/api/v1/`` that hands each request to
 the service owning its prefix, bodies streamed both ways.
 
-Order of the door checks: owning route (404 ``route_not_found``), token (401),
-rate limit (429), declared body size (413); then the request is sent with the
+Order of the door checks: owning route (404 ``route_not_found``), the address's
+budget of failed authentications (429) and the token (401), rate limit (429),
+declared body size (413); then the request is sent with the
 caller's token, ``X-Request-ID`` and ``X-Forwarded-*``. A body without a declared
 length (chunked) is counted while it streams and refused with 413 the moment it
 passes the limit. Small answers of known length are read whole (one write to the
@@ -92,7 +93,9 @@ class Gateway:
 
     async def _forward(self, request: Request, route: Route, method: str, path: str) -> Response:
         anonymous = self.table.is_anonymous(method, path)
-        principal = await authenticate(request, self.tokens, anonymous=anonymous)
+        principal = await authenticate(
+            request, self.tokens, anonymous=anonymous, failures=self.limiter
+        )
         if self.limiter is not None:
             if principal is not None:
                 await self.limiter.check_client(principal.sub)

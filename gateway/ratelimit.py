@@ -1,4 +1,11 @@
-"""Rate limits per client (the token's ``sub``) and per IP for anonymous routes.
+"""Rate limits per client (the token's ``sub``), per IP for anonymous routes, and a
+per-IP budget of failed authentications.
+
+The failure budget is consulted *before* a token is verified (a signature check is
+the costly part of a refusal) and charged after each 401: an address that has
+spent it gets 429 without any verification until its oldest failure leaves the
+window. A token the gateway remembers as verified skips the check, so a client
+behind the same address with a working token is not locked out.
 
 Built on the ``limits`` library's moving-window strategy: exact (no burst of twice
 the limit at a window edge, as a fixed window allows) and supported by both the
@@ -58,6 +65,13 @@ class _Window:
         assert self._async is not None
         return await self._async.hit(item, *key)
 
+    async def test(self, item: RateLimitItem, *key: str) -> bool:
+        """Whether one more hit would be allowed (nothing is counted)."""
+        if self._sync is not None:
+            return self._sync.test(item, *key)
+        assert self._async is not None
+        return await self._async.test(item, *key)
+
     async def reset_time(self, item: RateLimitItem, *key: str) -> float:
         if self._sync is not None:
             return self._sync.get_window_stats(item, *key).reset_time
@@ -65,11 +79,11 @@ class _Window:
         return (await self._async.get_window_stats(item, *key)).reset_time
 
 
-def rate_limited(retry_after: int, limit: str) -> GovitError:
+def rate_limited(retry_after: int, limit: str, what: str = "requests") -> GovitError:
     return GovitError(
         429,
         "rate_limited",
-        f"too many requests: the limit is {limit}; retry in {retry_after} s",
+        f"too many {what}: the limit is {limit}; retry in {retry_after} s",
         extra={"retry_after": retry_after},
         headers={"Retry-After": str(retry_after)},
     )
@@ -83,10 +97,12 @@ class RateLimiter:
         client_limit: str,
         anonymous_limit: str,
         client_overrides: Mapping[str, str] | None = None,
+        failure_limit: str = "30/minute",
     ) -> None:
         self._window = _Window(storage_uri)
         self._client = (client_limit, parse_many(client_limit))
         self._anonymous = (anonymous_limit, parse_many(anonymous_limit))
+        self._failures = (failure_limit, parse_many(failure_limit))
         self._overrides = {
             sub: (text, parse_many(text)) for sub, text in (client_overrides or {}).items()
         }
@@ -98,6 +114,28 @@ class RateLimiter:
     async def check_anonymous(self, ip: str) -> None:
         text, items = self._anonymous
         await self._hit(items, text, "ip", ip)
+
+    async def check_failures(self, ip: str) -> None:
+        """429 when ``ip`` has spent its budget of failed authentications."""
+        text, items = self._failures
+        for item in items:
+            try:
+                if await self._window.test(item, "auth-failure", ip):
+                    continue
+                reset_time = await self._window.reset_time(item, "auth-failure", ip)
+            except Exception as exc:  # a storage outage must not refuse every request
+                log.warning("rate-limit storage unavailable, request let through: %r", exc)
+                return
+            retry_after = max(1, math.ceil(reset_time - time.time()))
+            raise rate_limited(retry_after, text, "failed authentications from this address")
+
+    async def count_failure(self, ip: str) -> None:
+        for item in self._failures[1]:
+            try:
+                await self._window.hit(item, "auth-failure", ip)
+            except Exception as exc:
+                log.warning("rate-limit storage unavailable, failure not counted: %r", exc)
+                return
 
     async def _hit(self, items: list[RateLimitItem], text: str, *key: str) -> None:
         for item in items:

@@ -55,6 +55,8 @@ class GatewaySettings(GovitSettings):
     rate_limit_enabled: bool = True
     rate_limit_client: str = "600/minute"
     rate_limit_anonymous: str = "30/minute"
+    # Failed authentications (any 401) per IP; past it, 429 before any verification.
+    rate_limit_auth_failures: str = "30/minute"
     rate_limit_client_overrides: dict[str, str] = Field(default_factory=dict)
     rate_limit_storage_uri: str = "memory://"
 
@@ -89,7 +91,7 @@ class GatewaySettings(GovitSettings):
                 raise ValueError(f"route timeout for {pattern!r} must be positive")
         return value
 
-    @field_validator("rate_limit_client", "rate_limit_anonymous")
+    @field_validator("rate_limit_client", "rate_limit_anonymous", "rate_limit_auth_failures")
     @classmethod
     def _limit_parses(cls, value: str) -> str:
         parse_many(value)

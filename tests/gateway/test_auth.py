@@ -135,6 +135,10 @@ async def test_every_token_fault_is_a_401_problem_that_never_reaches_a_service(
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert response.json()["code"] == code
+    # The stable code, never the verifier's internals (PyJWT's message, the kid sent).
+    assert response.json()["detail"] == (
+        "send Authorization: Bearer <token>" if code == "token_missing" else "invalid token"
+    )
     assert response.headers["x-request-id"]
     assert not any(u.state.seen for u in services.values())
 

@@ -5,13 +5,16 @@ port, and Swagger UI served from the package."""
 from __future__ import annotations
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.routes import RouteTable
-from shared.auth import DevKeys
+from shared.auth import DevKeys, Principal, TokenVerifier
 from shared.errors import PROBLEM_JSON
 from tests.gateway.conftest import SettingsFactory
-from tests.gateway.support import Upstream, mint
+from tests.gateway.support import Upstream, mint, running_gateway
+from tests.gateway.test_ratelimit import assert_rate_limited
 from tests.support.fixtures import auth
 
 ANSWERS = "/api/v1/evaluations/e-1/questionnaire-answers"
@@ -74,3 +77,74 @@ def test_route_patterns_must_match_the_whole_request_line(make_settings: Setting
     assert table.body_limit("POST", "/api/v1/systems:import\n") == table.body_limit(
         "POST", "/api/v1/systems"
     )
+
+
+# --- failed authentication has a budget per address -----------------------------------
+
+
+def stranger_signed() -> str:
+    return jwt.encode(
+        {"sub": "x", "exp": 4102444800},
+        ec.generate_private_key(ec.SECP256R1()),
+        algorithm="ES256",
+        headers={"kid": "whoever"},
+    )
+
+
+async def test_300_bad_tokens_from_one_address_cost_at_most_the_budget_of_verifications(
+    make_settings: SettingsFactory,
+    keys: DevKeys,
+    services: dict[str, Upstream],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The issue's case with the default budget (30/minute): the 31st bad token and
+    everything after it are 429 with Retry-After, decided before any verification."""
+    verifications = 0
+    verify = TokenVerifier.verify
+
+    async def counting(self: TokenVerifier, token: str) -> Principal:
+        nonlocal verifications
+        verifications += 1
+        return await verify(self, token)
+
+    monkeypatch.setattr(TokenVerifier, "verify", counting)
+    bad = {"Authorization": f"Bearer {stranger_signed()}"}
+    async with running_gateway(make_settings(), client_ip="127.0.0.20") as gw:
+        statuses = [
+            (await gw.get("/api/v1/systems/1", headers=bad)).status_code for _ in range(300)
+        ]
+        refused = await gw.get("/api/v1/systems/1", headers=bad)
+        # A good token not yet verified is refused too: no verification is spent on it.
+        fresh = await gw.get("/api/v1/systems/1", headers=auth(mint(keys)))
+    assert statuses.count(401) == 30
+    assert statuses.count(429) == 270
+    assert verifications == 30
+    assert_rate_limited(refused)
+    assert_rate_limited(fresh)
+    assert "failed authentications" in refused.json()["detail"]
+    assert not services["registry"].state.seen
+
+
+async def test_the_failure_budget_is_per_address_and_spares_a_remembered_token(
+    make_settings: SettingsFactory, keys: DevKeys
+) -> None:
+    settings = make_settings(rate_limit_auth_failures="2/minute")
+    good = auth(mint(keys, sub="behind-the-same-nat"))
+    async with running_gateway(settings, client_ip="127.0.0.21") as gw:
+        assert (await gw.get("/api/v1/systems/1", headers=good)).status_code == 200
+        for _ in range(2):
+            assert (await gw.get("/api/v1/systems/1")).status_code == 401  # no token at all
+        assert_rate_limited(await gw.get("/api/v1/systems/1", headers=auth("a.b.c")))
+        # Verified before, still remembered: no verification needed, so not refused.
+        assert (await gw.get("/api/v1/systems/1", headers=good)).status_code == 200
+    async with running_gateway(settings, client_ip="127.0.0.22") as other:
+        assert (await other.get("/api/v1/systems/1", headers=auth("a.b.c"))).status_code == 401
+
+
+async def test_the_failure_budget_covers_a_bad_token_on_the_anonymous_route(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings(rate_limit_auth_failures="1/minute")
+    async with running_gateway(settings, client_ip="127.0.0.23") as gw:
+        assert (await gw.post(ANSWERS, headers=auth("a.b.c"), json={})).status_code == 401
+        assert_rate_limited(await gw.post(ANSWERS, headers=auth("a.b.c"), json={}))
