@@ -45,5 +45,5 @@ bench: $(STAMP) ## benchmarks: gateway overhead, registry list queries on 100k s
 	$(PY) bench/registry.py
 	$(PY) bench/read_path.py
 
-clean: ## remove local state (.govit: dev databases, NATS store, dev keys)
-	rm -rf .govit
+clean: ## remove local state (.govit: dev databases, NATS store, dev keys; root's relocated data)
+	$(PYTHON) -m deploy.local.clean .govit
