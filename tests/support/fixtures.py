@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pytest
 
 from deploy.local.stack import Nats, Postgres, free_port
+from deploy.local.unprivileged import remove_relocated
 from shared.auth import DevKeys, ensure_dev_keys, mint_token
 from shared.settings import REPO_ROOT, GovitSettings
 from tests.support.databases import Databases
@@ -54,6 +55,7 @@ def stack() -> Iterator[Stack]:
             nats.stop()
         if pg:
             pg.stop()
+        remove_relocated(root)  # root's data outside a checkout nobody can enter
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -99,6 +101,7 @@ def token(dev_keys: DevKeys) -> TokenFactory:
         org: str | uuid.UUID = "00000000-0000-0000-0000-000000000000",
         jurisdiction: str = "jincheng",
         sub: str | None = None,
+        scopes: tuple[str, ...] = (),
     ) -> str:
         return mint_token(
             dev_keys.private_key,
@@ -109,6 +112,7 @@ def token(dev_keys: DevKeys) -> TokenFactory:
             roles=roles,
             issuer=ISSUER,
             audience=AUDIENCE,
+            scopes=scopes,
         )
 
     return make
