@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from gateway.auth import VerifiedTokens
 from gateway.clients import UpstreamClient, make_client
+from gateway.hardening import SafeAnswers
 from gateway.health import health_router
 from gateway.metrics import install_metrics
 from gateway.openapi import OpenApiAggregator, openapi_router
@@ -115,6 +116,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.router.add_route(
         "/api/v1/{path:path}", _proxy, methods=PROXIED_METHODS, include_in_schema=False
     )
+    app.add_middleware(SafeAnswers)  # inside the correlation id: its 414 gets an id too
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name="X-Request-ID",

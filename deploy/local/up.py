@@ -38,9 +38,11 @@ def _port(preferred: int) -> int:
 
 
 def _uvicorn(target: str, port: int) -> str:
+    # The gateway's HTTP protocol answers what uvicorn refuses in problem+json (gateway/server.py).
+    http = " --http gateway.server:GatewayHttpProtocol" if target.startswith("gateway.") else ""
     return (
         f"{sys.executable} -m uvicorn --factory {target} --host 127.0.0.1 --port {port}"
-        " --no-access-log --timeout-graceful-shutdown 5"
+        " --no-access-log --timeout-graceful-shutdown 5 --no-server-header" + http
     )
 
 

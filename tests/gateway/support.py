@@ -139,15 +139,19 @@ class _Server(uvicorn.Server):
 class Served:
     """An ASGI app served by uvicorn on 127.0.0.1:<free port>, in the running event loop."""
 
-    def __init__(self, app: Any, *, lifespan: str = "off") -> None:
+    def __init__(self, app: Any, *, lifespan: str = "off", **options: Any) -> None:
+        """``options`` are more of uvicorn's (``http``, ``server_header``...)."""
         self.port = free_port()
         config = uvicorn.Config(
             app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan=lifespan,
-            timeout_graceful_shutdown=2,
+            **{
+                "log_level": "warning",
+                **options,
+                "host": "127.0.0.1",
+                "port": self.port,
+                "lifespan": lifespan,
+                "timeout_graceful_shutdown": 2,
+            },
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None

@@ -4,20 +4,31 @@ port, and Swagger UI served from the package."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import httpx
 import jwt
 import pytest
+import yaml
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from gateway.__main__ import HTTP_PROTOCOL, server_options
+from gateway.app import build_app
 from gateway.routes import RouteTable
 from shared.auth import DevKeys, Principal, TokenVerifier
 from shared.errors import PROBLEM_JSON
 from tests.gateway.conftest import SettingsFactory
-from tests.gateway.support import Upstream, mint, running_gateway
+from tests.gateway.support import Served, Upstream, mint, running_gateway
 from tests.gateway.test_ratelimit import assert_rate_limited
 from tests.support.fixtures import auth
 
 ANSWERS = "/api/v1/evaluations/e-1/questionnaire-answers"
+REPO = Path(__file__).resolve().parents[2]
 
 # --- anonymous routes match the whole "METHOD path" -----------------------------------
 
@@ -148,3 +159,108 @@ async def test_the_failure_budget_covers_a_bad_token_on_the_anonymous_route(
     async with running_gateway(settings, client_ip="127.0.0.23") as gw:
         assert (await gw.post(ANSWERS, headers=auth("a.b.c"), json={})).status_code == 401
         assert_rate_limited(await gw.post(ANSWERS, headers=auth("a.b.c"), json={}))
+
+
+# --- answer headers and the longest request target --------------------------------------
+
+
+async def test_every_answer_says_nosniff_and_no_store(gw: httpx.AsyncClient, keys: DevKeys) -> None:
+    answers = [
+        await gw.get("/api/v1/systems/1", headers=auth(mint(keys))),  # proxied
+        await gw.get("/api/v1/systems/1"),  # 401 at the door
+        await gw.get("/api/v1/nobody"),  # 404
+        await gw.get("/healthz"),
+        await gw.get("/openapi.json"),
+    ]
+    for answer in answers:
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.request.url
+        assert answer.headers["cache-control"] == "no-store", answer.request.url
+
+
+@pytest.mark.parametrize(
+    "target", [f"/api/v1/systems/{'a' * 8200}", f"/api/v1/systems?q={'a' * 8200}"]
+)
+async def test_a_target_over_8_kib_is_414_problem_json(
+    gw: httpx.AsyncClient, keys: DevKeys, services: dict[str, Upstream], target: str
+) -> None:
+    response = await gw.get(target, headers=auth(mint(keys)))
+    assert response.status_code == 414
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["code"] == "uri_too_long"
+    assert response.json()["limit_bytes"] == 8192
+    assert len(response.content) < 1000  # the target is not echoed
+    assert response.headers["x-request-id"]
+    assert not services["registry"].state.seen
+
+
+@pytest.fixture
+async def served_gateway(make_settings: SettingsFactory) -> AsyncIterator[str]:
+    """The gateway over a real socket, with the uvicorn options ``python -m gateway`` uses."""
+    settings = make_settings()
+    options = {k: v for k, v in server_options(settings).items() if k not in ("host", "port")}
+    served = await Served(build_app(settings), lifespan="on", **options).start()
+    try:
+        yield served.url
+    finally:
+        await served.stop()
+
+
+def raw_exchange(url: str, request: bytes) -> bytes:
+    """Send ``request`` as bytes and read the whole answer (the server closes)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        with contextlib.suppress(OSError):  # the server may close before it all went
+            conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+def parsed(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.parametrize("length", [100_000, 2_000_000])
+async def test_over_a_socket_a_huge_url_is_414_problem_json_not_uvicorns_plain_400(
+    served_gateway: str, length: int
+) -> None:
+    request = b"GET /api/v1/systems/" + b"a" * length + b" HTTP/1.1\r\nHost: gw\r\n\r\n"
+    status, headers, body = parsed(await asyncio.to_thread(raw_exchange, served_gateway, request))
+    assert status == 414
+    assert headers["content-type"] == PROBLEM_JSON
+    assert json.loads(body)["code"] == "uri_too_long"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert "server" not in headers
+
+
+async def test_over_a_socket_garbage_is_400_problem_json(served_gateway: str) -> None:
+    answer = await asyncio.to_thread(raw_exchange, served_gateway, b"NOT HTTP AT ALL\r\n\r\n")
+    status, headers, body = parsed(answer)
+    assert status == 400
+    assert headers["content-type"] == PROBLEM_JSON
+    assert json.loads(body)["code"] == "request_malformed"
+
+
+async def test_over_a_socket_no_answer_names_the_server(served_gateway: str, keys: DevKeys) -> None:
+    async with httpx.AsyncClient(base_url=served_gateway) as client:
+        ok = await client.get("/api/v1/systems/1", headers=auth(mint(keys)))
+        near_limit = await client.get(f"/api/v1/systems/{'a' * 8000}", headers=auth(mint(keys)))
+    assert ok.status_code == 200
+    assert "server" not in ok.headers
+    assert ok.headers["x-content-type-options"] == "nosniff"
+    assert near_limit.status_code == 200  # up to 8 KiB reaches the service
+
+
+def test_make_up_and_kubernetes_run_the_gateway_with_the_same_server_options() -> None:
+    from deploy.local.up import _uvicorn
+
+    command = _uvicorn("gateway.app:build_app", 8000).split()
+    manifests = list(yaml.safe_load_all((REPO / "deploy/k8s/base/gateway.yaml").read_text()))
+    container = manifests[0]["spec"]["template"]["spec"]["containers"][0]
+    for args in (command, container["args"]):
+        assert args[args.index("--http") + 1] == HTTP_PROTOCOL
+        assert "--no-server-header" in args
