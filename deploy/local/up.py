@@ -3,13 +3,15 @@
 PostgreSQL and NATS start first (from the wheels, data under ``.govit/``) unless
 ``DATABASE_URL`` / ``NATS_URL`` name external servers; then one database per
 service, every service's migrations, and the five services plus the gateway as
-separate processes under honcho. Ctrl-C stops honcho's processes first, then NATS,
-then PostgreSQL.
+separate processes under honcho, each wrapped in ``keep_running`` so a service that
+dies is restarted (with backoff, logged) instead of honcho stopping everything.
+Ctrl-C stops honcho's processes first, then NATS, then PostgreSQL.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -35,6 +37,10 @@ PG_PORT, NATS_PORT, NATS_MONITOR_PORT = 54329, 42229, 48229
 
 def _port(preferred: int) -> int:
     return preferred if port_is_free(preferred) else free_port()
+
+
+def _kept_running(name: str, command: str) -> str:
+    return f"{shlex.quote(sys.executable)} -m deploy.local.keep_running --name {name} -- {command}"
 
 
 def _uvicorn(target: str, port: int) -> str:
@@ -99,12 +105,12 @@ def _run_processes(home: Path, gateway_port: int, nats_url: str, dbs: dict[str, 
         upstreams[f"GOVIT_{service.upper()}_URL"] = f"http://127.0.0.1:{port}"
         manager.add_process(
             service,
-            _uvicorn(f"services.{service}.app:build_app", port),
+            _kept_running(service, _uvicorn(f"services.{service}.app:build_app", port)),
             env={**base_env, "GOVIT_DATABASE_URL": dbs[service]},
         )
     manager.add_process(
         "gateway",
-        _uvicorn("gateway.app:build_app", gateway_port),
+        _kept_running("gateway", _uvicorn("gateway.app:build_app", gateway_port)),
         env={**base_env, **upstreams},
     )
     print(f"gateway   http://127.0.0.1:{gateway_port}  (Ctrl-C stops everything)")

@@ -1,4 +1,5 @@
-"""``make up``'s launcher end to end: six processes, the gateway in front, a clean Ctrl-C.
+"""``make up``'s launcher end to end: six processes, the gateway in front, a service
+that dies comes back while the others keep running, a clean Ctrl-C.
 
 It runs ``python -m deploy.local.up`` (what ``make up`` runs once installed) with its
 own GOVIT_HOME and port, so it never touches a developer's running suite.
@@ -19,6 +20,31 @@ import pytest
 
 from deploy.local.stack import SERVICES, free_port
 from shared.settings import REPO_ROOT
+
+
+def command_line(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def long_lived(home: Path) -> dict[int, list[str]]:
+    """The launcher's processes without PostgreSQL's backends, which come and go with
+    the connections (those of a killed service go with it)."""
+    found = {pid: command_line(pid) for pid in processes_with_home(home)}
+    return {pid: cmd for pid, cmd in found.items() if cmd and not cmd[0].startswith("postgres:")}
+
+
+def uvicorn_of(home: Path, service: str) -> list[int]:
+    """The uvicorn process serving ``service`` (not its keep_running supervisor)."""
+    target = f"services.{service}.app:build_app"
+    return [
+        pid
+        for pid, cmd in long_lived(home).items()
+        if cmd[1:3] == ["-m", "uvicorn"] and target in cmd
+    ]
 
 
 def processes_with_home(home: Path) -> list[int]:
@@ -82,8 +108,8 @@ def wait_for(url: str, seconds: float, proc: subprocess.Popen[bytes]) -> httpx.R
     raise AssertionError(f"{url} did not answer within {seconds} s: {last}")
 
 
-def test_make_up_serves_every_service_through_the_gateway_and_ctrl_c_stops_all(
-    suite: tuple[subprocess.Popen[bytes], str, Path],
+def test_make_up_serves_every_service_restarts_a_dead_one_and_ctrl_c_stops_all(
+    suite: tuple[subprocess.Popen[bytes], str, Path], tmp_path: Path
 ) -> None:
     proc, gateway, home = suite
     wait_for(f"{gateway}/healthz", 120, proc)
@@ -96,6 +122,24 @@ def test_make_up_serves_every_service_through_the_gateway_and_ctrl_c_stops_all(
     started = processes_with_home(home)
     # five services, the gateway, NATS and PostgreSQL's postmaster at least
     assert len(started) >= 8
+
+    # One service dies (kill -9): it is started again, and nothing else moves.
+    [registry] = uvicorn_of(home, "registry")
+    others = {pid: cmd for pid, cmd in long_lived(home).items() if pid != registry}
+    os.kill(registry, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while uvicorn_of(home, "registry") in ([], [registry]):
+        assert time.monotonic() < deadline, "registry was not started again"
+        assert proc.poll() is None, "make up stopped when one service died"
+        time.sleep(0.2)
+    for service in SERVICES:
+        assert wait_for(f"{gateway}/healthz/{service}", 60, proc).json() == {"status": "ok"}
+    assert wait_for(f"{gateway}/readyz", 60, proc).status_code == 200
+    after = long_lived(home)
+    assert {pid: after.get(pid) for pid in others} == others
+    log = (tmp_path / "up.log").read_text(errors="replace")
+    assert "keep_running: registry exited with signal SIGKILL" in log
+    assert "restart attempt 1 in 1.0 s" in log
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0 or proc.returncode in (0, -signal.SIGINT, 130)
