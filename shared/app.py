@@ -30,6 +30,7 @@ from shared.events.bus import Bus
 from shared.events.consumer import Consumer
 from shared.events.relay import OutboxRelay
 from shared.events.tables import EventTables
+from shared.json_body import StrictJSONMiddleware
 from shared.observability import configure_logging
 from shared.openapi import install_openapi
 from shared.problems import install_problem_handlers, problem_response
@@ -87,6 +88,8 @@ def create_app(
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_problem_handlers(app)
     install_openapi(app)  # errors documented as the problem+json they are
+    # Inside the body limit: duplicate JSON keys are refused (RFC 7493), see json_body.
+    app.add_middleware(StrictJSONMiddleware)
     # API.md: bodies up to 1 MiB, larger only where a route says so (imports).
     app.add_middleware(BodyLimitMiddleware, default=MAX_BODY_BYTES, larger=body_limits or {})
     app.add_middleware(

@@ -12,6 +12,14 @@ from http import HTTPStatus
 from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
+# What an error echoes of the caller's input is bounded: a 1 MB key name must not
+# come back several times over in the answer.
+MAX_ECHO_CHARS = 64
+
+
+def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, the cut marked with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)

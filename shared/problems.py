@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.errors import PROBLEM_JSON, GovitError, Violation
+from shared.errors import PROBLEM_JSON, GovitError, Violation, clip
 
 log = logging.getLogger(__name__)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
@@ -26,20 +26,35 @@ def problem_response(request: Request, error: GovitError) -> JSONResponse:
     )
 
 
+# A 422 lists at most this many errors (plus ``error_count``, the total): a body of
+# 60,000 unknown keys must not be answered with 16 MB.
+MAX_ERRORS = 50
+_MAX_LOCATION_CHARS = 256
+_MAX_MESSAGE_CHARS = 300
+
+
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:
-    return ".".join(str(part) for part in loc)
+    # Each part is echoed input (a key name may be 1 MB long): bound it, and the whole.
+    return clip(".".join(clip(str(part)) for part in loc), _MAX_LOCATION_CHARS)
 
 
 def validation_error(exc: RequestValidationError) -> GovitError:
+    found = exc.errors()
     errors = [
-        {"loc": _location(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
-        for e in exc.errors()
+        {
+            "loc": _location(e.get("loc", ())),
+            "message": clip(str(e.get("msg", "")), _MAX_MESSAGE_CHARS),
+            "type": e.get("type"),
+        }
+        for e in found[:MAX_ERRORS]
     ]
+    more = len(found) - len(errors)
     return GovitError(
         422,
         "validation_failed",
         "the request does not match the schema: "
-        + "; ".join(f"{e['loc']}: {e['message']}" for e in errors[:5]),
+        + "; ".join(f"{e['loc']}: {e['message']}" for e in errors[:5])
+        + (f" (and {len(found) - 5} more)" if len(found) > 5 else ""),
         violations=[
             Violation(
                 rule=f"schema:{e['loc']}",
@@ -48,7 +63,8 @@ def validation_error(exc: RequestValidationError) -> GovitError:
             )
             for e in errors
         ],
-        extra={"errors": errors},
+        # ``errors`` holds the first MAX_ERRORS; ``error_count`` says how many there were.
+        extra={"errors": errors, "error_count": len(found), "errors_truncated": more > 0},
     )
 
 
