@@ -1,7 +1,10 @@
 """The registry's public contract (API.md "Registry"): request and response bodies.
 
-Unknown fields are refused (a typo is an error, not a silent no-op) and text may
-not carry control characters (PostgreSQL rejects NUL; spreadsheets hide the rest).
+Unknown fields are refused (a typo is an error, not a silent no-op). Text goes
+through the shared validator (``shared.text``: NFC, no invisible or bidi characters,
+bounded), and JSON bodies are strict: ``mlps_level`` is a JSON integer and the flags
+are JSON booleans (``"3"``, ``3.0``, ``true`` or ``"yes"`` are refused, not coerced).
+Query parameters (``SystemFilters``) stay lax: on the wire they are all strings.
 """
 
 from __future__ import annotations
@@ -10,22 +13,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from services.registry.domain import Cloud, Network, OpenType, ShareType, Status
 from shared.policy.rules import ProfileId as Jurisdiction
+from shared.text import Name, ShortText, Text, text
 
-_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_NO_CONTROL)
-]
-Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_NO_CONTROL)
-]
-ShortText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=_NO_CONTROL)
-]
-MlpsLevel = Annotated[int, Field(ge=1, le=5)]
+MlpsLevel = Annotated[StrictInt, Field(ge=1, le=5)]
+SearchText = text(100, min_length=0)
 
 
 class Body(BaseModel):
@@ -66,10 +61,10 @@ class SystemCreate(Body):
     private_network_approval: Text | None = Field(
         default=None, description="The authority's consent to a private network (reference)."
     )
-    sharing_connected: bool = False
+    sharing_connected: StrictBool = False
     mlps_level: MlpsLevel | None = None
-    crypto_assessed: bool = False
-    asset_registered: bool = False
+    crypto_assessed: StrictBool = False
+    asset_registered: StrictBool = False
 
 
 class SystemPatch(Body):
@@ -81,10 +76,10 @@ class SystemPatch(Body):
     cloud: Cloud | None = None
     cloud_exempt_reason: Text | None = None
     private_network_approval: Text | None = None
-    sharing_connected: bool | None = None
+    sharing_connected: StrictBool | None = None
     mlps_level: MlpsLevel | None = None
-    crypto_assessed: bool | None = None
-    asset_registered: bool | None = None
+    crypto_assessed: StrictBool | None = None
+    asset_registered: StrictBool | None = None
 
     @field_validator(
         "name",
@@ -149,7 +144,7 @@ class SystemFilters(BaseModel):
     cloud: Cloud | None = None
     network: Network | None = None
     sharing_connected: bool | None = None
-    q: Annotated[str, StringConstraints(max_length=100, pattern=_NO_CONTROL)] | None = None
+    q: SearchText | None = None
 
 
 # --- resources ----------------------------------------------------------------------

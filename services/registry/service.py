@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, and_, insert, select, true
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain
@@ -121,15 +122,31 @@ async def register_unit(session: AsyncSession, body: UnitCreate, now: datetime) 
             raise GovitError(
                 422, "parent_jurisdiction_differs", "a unit and its parent share a jurisdiction"
             )
-    unit = Unit(
-        id=new_id(),
-        name=body.name,
-        jurisdiction=body.jurisdiction,
-        parent_id=body.parent,
-        created_at=now,
+    # The unique index of migration 0004 decides: of two concurrent registrations of
+    # one name, the second waits for the first to commit and then inserts nothing.
+    unit = await session.scalar(
+        pg_insert(Unit)
+        .values(
+            id=new_id(),
+            name=body.name,
+            jurisdiction=body.jurisdiction,
+            parent_id=body.parent,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[Unit.jurisdiction, Unit.name])
+        .returning(Unit)
     )
-    session.add(unit)
-    await session.flush()
+    if unit is None:
+        taken = select(Unit.id).where(
+            Unit.jurisdiction == body.jurisdiction, Unit.name == body.name
+        )
+        existing = await session.scalar(taken)
+        raise GovitError(
+            409,
+            "unit_name_taken",
+            f"{body.jurisdiction} already has a unit named {body.name}: {existing}",
+            extra={"existing_unit": str(existing)},
+        )
     data = {
         "id": str(unit.id),
         "name": unit.name,
