@@ -37,8 +37,9 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-token: $(STAMP) ## print a dev JWT: make token ROLE=unit ORG=<unit id> JURISDICTION=jincheng
-	@$(PY) -m shared.auth.cli token --role $(ROLE) --org $(ORG) --jurisdiction $(JURISDICTION)
+token: $(STAMP) ## print a dev JWT: make token ROLE=unit ORG=<unit id> JURISDICTION=jincheng [SUB=… SCOPES=…]
+	@$(PY) -m shared.auth.cli token --role $(ROLE) --jurisdiction $(JURISDICTION) \
+		$(if $(ORG),--org $(ORG)) $(if $(SUB),--sub $(SUB)) $(if $(SCOPES),--scope "$(SCOPES)")
 
 bench: $(STAMP) ## benchmarks: gateway overhead, registry list queries on 100k systems, the read path
 	$(PY) bench/gateway.py

@@ -45,6 +45,9 @@ class GovitSettings(BaseSettings):
     jwks_file: Path | None = None
     jwks_url: str | None = None
     jwt_leeway_seconds: int = 30
+    # A verified token is remembered this long (never past its exp); 0 turns it off.
+    token_cache_seconds: float = Field(default=30.0, ge=0)
+    token_cache_size: int = Field(default=10_000, ge=0)
 
     # Shifts "today" in development so a demo can walk past a deadline.
     clock_offset_days: int = 0

@@ -41,7 +41,13 @@ from shared.errors import GovitError
 from shared.openapi import problem_responses
 from shared.policy.rules import ProfileId
 
-router = APIRouter(prefix="/api/v1", tags=["registry"])
+
+async def _caller_at_home(principal: CurrentPrincipal, session: DbSession) -> None:
+    """Every route: a token whose jurisdiction is not its unit's is refused (403)."""
+    await service.check_caller(session, principal)
+
+
+router = APIRouter(prefix="/api/v1", tags=["registry"], dependencies=[Depends(_caller_at_home)])
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 UnitOrAdmin = Annotated[Principal, Depends(require_roles(Role.UNIT, Role.ADMIN))]
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # API.md: imports up to 20 MiB
@@ -66,9 +72,9 @@ class ExportQuery(SystemFilters):
     responses=problem_responses(403, 409, 422),
 )
 async def register_unit(
-    body: UnitCreate, session: DbSession, _: Admin, clock: RequestClock
+    body: UnitCreate, session: DbSession, principal: Admin, clock: RequestClock
 ) -> dict[str, object]:
-    return service.unit_view(await service.register_unit(session, body, clock.now()))
+    return service.unit_view(await service.register_unit(session, principal, body, clock.now()))
 
 
 @router.get("/units", response_model=UnitList, responses=problem_responses(422))

@@ -10,7 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shared.auth import Principal, Role
+from shared.auth.access import Level, Ownership, allows
+from shared.auth.principal import Principal, Role
+from shared.auth.scopes import REGISTRY_CLOUD_WRITE
 from shared.errors import Violation
 from shared.policy import PolicyProfile
 
@@ -23,6 +25,10 @@ OpenType = Literal["open", "conditional", "none"]
 LIFECYCLE: tuple[Status, ...] = ("planned", "building", "operating", "retired")
 # What the government cloud platform may report (API.md: role platform changes cloud only).
 PLATFORM_FIELDS = frozenset({"cloud"})
+# Access follows the suite's rule (shared.auth.access): a system is its unit's; the
+# unit directory is read by every role of its jurisdiction and written by its admins.
+SYSTEMS = Ownership(org="org_id")
+UNITS = Ownership(org=None, directory=True)
 # The fields a system's catalogue entry is made of, in export column order.
 SYSTEM_FIELDS = (
     "name",
@@ -36,8 +42,6 @@ SYSTEM_FIELDS = (
     "crypto_assessed",
     "asset_registered",
 )
-# Roles that read every unit's catalogue within their own jurisdiction.
-OVERSIGHT_ROLES = (Role.AUTHORITY, Role.FINANCE, Role.REVIEWER, Role.AUDITOR, Role.PLATFORM)
 
 
 @dataclass(frozen=True)
@@ -53,29 +57,47 @@ class Facts:
 # --- access -----------------------------------------------------------------------
 
 
-def can_read(principal: Principal, org: str, jurisdiction: str) -> bool:
-    if principal.has_role(Role.ADMIN):
-        return True
-    if principal.jurisdiction != jurisdiction:
-        return False
-    return principal.has_role(*OVERSIGHT_ROLES) or (
-        principal.has_role(Role.UNIT) and principal.org == org
-    )
+# The suite's rule decides who reads and writes a system (``allows(..., SYSTEMS)``);
+# the registry adds one extra: the government cloud platform reports ``cloud``.
 
 
-def can_write(principal: Principal, org: str) -> bool:
-    """A unit's catalogue is written by that unit alone (and by an administrator)."""
-    return principal.has_role(Role.ADMIN) or (
-        principal.has_role(Role.UNIT) and principal.org == org
+def may_change(principal: Principal, system: Any, fields: Iterable[str]) -> bool:
+    """Its unit (or its jurisdiction's admin) changes a system; the cloud platform its
+    ``cloud``."""
+    return allows(principal, system, SYSTEMS, Level.WRITE) or platform_may_change(
+        principal, system.jurisdiction, fields
     )
 
 
 def platform_may_change(principal: Principal, jurisdiction: str, fields: Iterable[str]) -> bool:
-    """The cloud platform reports migration state in its own jurisdiction, nothing else."""
+    """The government cloud platform reports migration state in its own jurisdiction,
+    nothing else. Both platforms hold role ``platform``; only the government cloud's
+    token carries the scope ``registry:cloud:write`` (docs/gateway.md)."""
     return (
         principal.has_role(Role.PLATFORM)
+        and principal.has_scope(REGISTRY_CLOUD_WRITE)
         and principal.jurisdiction == jurisdiction
         and set(fields) <= PLATFORM_FIELDS
+    )
+
+
+def change_refusal(principal: Principal, fields: Iterable[str]) -> tuple[str, str, dict[str, Any]]:
+    """Why ``may_change`` said no to a caller who may read the system:
+    ``(code, message, extra)`` for a 403."""
+    if not principal.has_role(Role.PLATFORM):
+        return "forbidden", "only the owning unit may change its catalogue entry", {}
+    others = sorted(set(fields) - PLATFORM_FIELDS)
+    if others:
+        return (
+            "field_not_permitted",
+            "the government cloud platform may change only `cloud`",
+            {"fields": others},
+        )
+    return (
+        "scope_required",
+        f"reporting cloud migration state needs the scope {REGISTRY_CLOUD_WRITE!r}, "
+        "which the identity platform issues to the government cloud platform only",
+        {"required_scope": REGISTRY_CLOUD_WRITE},
     )
 
 

@@ -45,6 +45,9 @@ class Unit(Base):
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("units.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
+    # Migration 0004: one name per jurisdiction (names are stored NFC, shared.text).
+    __table_args__ = (Index("uq_units_jurisdiction_name", "jurisdiction", "name", unique=True),)
+
 
 class System(Base):
     __tablename__ = "systems"

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Select, and_, insert, select, true
+from sqlalchemy import Select, insert, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +28,9 @@ from services.registry.schemas import (
 )
 from services.registry.spreadsheets import CellError, Row, import_refused, parse_bool
 from shared import pagination
-from shared.auth import Principal, Role
+from shared.auth import HomeJurisdictions, Level, Principal, allows
+from shared.auth.access import as_uuid
+from shared.auth.access_sql import access_clause, readable
 from shared.errors import GovitError, Violation, forbidden, not_found, rule_refusal
 from shared.events import Event, emit, emit_many, new_event
 from shared.ids import new_id
@@ -113,7 +115,15 @@ def _event(
 # --- units --------------------------------------------------------------------------
 
 
-async def register_unit(session: AsyncSession, body: UnitCreate, now: datetime) -> Unit:
+async def register_unit(
+    session: AsyncSession, principal: Principal, body: UnitCreate, now: datetime
+) -> Unit:
+    if not allows(principal, {"jurisdiction": body.jurisdiction}, domain.UNITS, Level.WRITE):
+        raise GovitError(
+            403,
+            "jurisdiction_not_permitted",
+            f"an admin registers units of its own jurisdiction ({principal.jurisdiction}) only",
+        )
     if body.parent is not None:
         parent = await session.get(Unit, body.parent)
         if parent is None:
@@ -158,8 +168,8 @@ async def register_unit(session: AsyncSession, body: UnitCreate, now: datetime) 
 
 
 async def get_unit(session: AsyncSession, principal: Principal, unit_id: uuid.UUID) -> Unit:
-    unit = await session.get(Unit, unit_id)
-    if unit is None or not _sees_jurisdiction(principal, unit.jurisdiction):
+    unit = await session.scalar(readable(Unit, principal, domain.UNITS).where(Unit.id == unit_id))
+    if unit is None:  # or not the caller's to read: the same answer
         raise not_found("unit", unit_id)
     return unit
 
@@ -167,18 +177,30 @@ async def get_unit(session: AsyncSession, principal: Principal, unit_id: uuid.UU
 async def list_units(
     session: AsyncSession, principal: Principal, jurisdiction: str | None
 ) -> Sequence[Unit]:
-    query = select(Unit).order_by(Unit.id)
-    if not principal.has_role(Role.ADMIN):
-        if jurisdiction and jurisdiction != principal.jurisdiction:
-            return []
-        jurisdiction = principal.jurisdiction
+    """The directory of the caller's jurisdiction (asking for another one lists none)."""
+    query = readable(Unit, principal, domain.UNITS).order_by(Unit.id)
     if jurisdiction:
         query = query.where(Unit.jurisdiction == jurisdiction)
     return (await session.scalars(query)).all()
 
 
-def _sees_jurisdiction(principal: Principal, jurisdiction: str) -> bool:
-    return principal.has_role(Role.ADMIN) or principal.jurisdiction == jurisdiction
+# Tokens whose jurisdiction is not their unit's are refused (shared.auth.home).
+_homes = HomeJurisdictions()
+
+
+async def check_caller(session: AsyncSession, principal: Principal) -> None:
+    """403 ``token_jurisdiction_mismatch`` when the token's unit lies elsewhere."""
+
+    async def lookup(org: str) -> str | None:
+        unit_id = as_uuid(org)
+        if unit_id is None:
+            return None
+        jurisdiction: str | None = await session.scalar(
+            select(Unit.jurisdiction).where(Unit.id == unit_id)
+        )
+        return jurisdiction
+
+    await _homes.check(principal, lookup)
 
 
 # --- systems ------------------------------------------------------------------------
@@ -195,9 +217,15 @@ async def register_system(
     return system
 
 
-async def get_system(session: AsyncSession, principal: Principal, system_id: uuid.UUID) -> System:
-    system = await session.get(System, system_id)
-    if system is None or not domain.can_read(principal, str(system.org_id), system.jurisdiction):
+async def get_system(
+    session: AsyncSession, principal: Principal, system_id: uuid.UUID, *, for_update: bool = False
+) -> System:
+    """The system if the caller may read it; else 404, as if it did not exist."""
+    query = readable(System, principal, domain.SYSTEMS).where(System.id == system_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    system = await session.scalar(query)
+    if system is None:
         raise not_found("system", system_id)
     return system
 
@@ -209,20 +237,10 @@ async def update_system(
     patch: Mapping[str, Any],
     now: datetime,
 ) -> System:
-    system = await session.get(System, system_id, with_for_update=True)
-    if system is None or not domain.can_read(principal, str(system.org_id), system.jurisdiction):
-        raise not_found("system", system_id)
-    if not domain.can_write(principal, str(system.org_id)) and not domain.platform_may_change(
-        principal, system.jurisdiction, patch
-    ):
-        if principal.has_role(Role.PLATFORM):
-            raise GovitError(
-                403,
-                "field_not_permitted",
-                "the government cloud platform may change only `cloud`",
-                extra={"fields": sorted(set(patch) - domain.PLATFORM_FIELDS)},
-            )
-        raise forbidden("only the owning unit may change its catalogue entry")
+    system = await get_system(session, principal, system_id, for_update=True)
+    if not domain.may_change(principal, system, patch):
+        code, message, extra = domain.change_refusal(principal, patch)
+        raise GovitError(403, code, message, extra=extra)
     await _apply(session, system, patch, principal, now)
     return system
 
@@ -302,41 +320,36 @@ def _refuse(entry: Mapping[str, Any], jurisdiction: str) -> None:
 
 
 async def _writable_unit(session: AsyncSession, principal: Principal, org: uuid.UUID) -> Unit:
-    if not domain.can_write(principal, str(org)):
+    # Refused before the lookup: whether another unit exists is not the caller's business.
+    if not _may_catalogue(principal, org, None):
         raise forbidden("a unit catalogues its own systems only (token org differs)")
     unit = await session.get(Unit, org)
     if unit is None:
         raise GovitError(
             422, "unit_unknown", f"unit {org} is not in the unit directory; an admin adds it first"
         )
+    if not _may_catalogue(principal, org, unit):
+        raise GovitError(
+            403,
+            "jurisdiction_not_permitted",
+            f"an admin catalogues for its own jurisdiction's ({principal.jurisdiction}) units only",
+        )
     return unit
+
+
+def _may_catalogue(principal: Principal, org: uuid.UUID, unit: Unit | None) -> bool:
+    """May ``principal`` write systems of unit ``org`` (``unit``: the directory's entry,
+    None while unknown, then judged as if in the caller's own jurisdiction)?"""
+    jurisdiction = unit.jurisdiction if unit is not None else principal.jurisdiction
+    record = {"org_id": org, "jurisdiction": jurisdiction}
+    return allows(principal, record, domain.SYSTEMS, Level.WRITE)
 
 
 # --- lists --------------------------------------------------------------------------
 
 
-def visible_systems(principal: Principal) -> ColumnElement[bool]:
-    """The rows a principal may read, as a WHERE clause (mirrors ``domain.can_read``)."""
-    if principal.has_role(Role.ADMIN):
-        return true()
-    if principal.has_role(*domain.OVERSIGHT_ROLES):
-        return System.jurisdiction == principal.jurisdiction
-    if principal.has_role(Role.UNIT):
-        return and_(
-            System.jurisdiction == principal.jurisdiction, System.org_id == _uuid(principal.org)
-        )
-    raise forbidden("this role reads no catalogue")
-
-
-def _uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return uuid.UUID(int=0)  # an org that is no unit id matches nothing
-
-
 def filtered_systems(principal: Principal, filters: SystemFilters) -> Select[tuple[System]]:
-    query = select(System).where(visible_systems(principal))
+    query = select(System).where(access_clause(principal, System, domain.SYSTEMS))
     for field in ("status", "cloud", "network", "sharing_connected"):
         value = getattr(filters, field)
         if value is not None:
@@ -392,10 +405,8 @@ async def add_resource(
     body: ResourceCreate,
     now: datetime,
 ) -> Resource:
-    system = await session.get(System, system_id, with_for_update=True)
-    if system is None or not domain.can_read(principal, str(system.org_id), system.jurisdiction):
-        raise not_found("system", system_id)
-    if not domain.can_write(principal, str(system.org_id)):
+    system = await get_system(session, principal, system_id, for_update=True)
+    if not allows(principal, system, domain.SYSTEMS, Level.WRITE):
         raise forbidden("only the owning unit catalogues a system's resources")
     if system.status == "retired":
         raise GovitError(409, "system_retired", "a retired system is kept as history, unchanged")
@@ -502,7 +513,7 @@ async def import_systems(
     updates: list[tuple[Row, SystemCreate, System]] = []
     for row, system_id, body in parsed:
         unit = units.get(body.org)
-        if not domain.can_write(principal, str(body.org)):
+        if not _may_catalogue(principal, body.org, unit):
             errors.append(
                 CellError(row.number, "org", "you may import your own unit's systems only")
             )

@@ -93,11 +93,13 @@ def mint_token(
     issuer: str,
     audience: str,
     ttl_seconds: int = 3600,
+    scopes: Iterable[str] = (),
     now: float | None = None,
     extra: Mapping[str, Any] | None = None,
     algorithm: str = "ES256",
 ) -> str:
-    """Sign a govit token. ``extra`` claims are added last (and may override)."""
+    """Sign a govit token. ``scopes`` become the ``scope`` claim (space-separated, RFC
+    8693 §4.2; absent when empty). ``extra`` claims are added last (and may override)."""
     issued = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -110,6 +112,8 @@ def mint_token(
         "exp": issued + ttl_seconds,
         "jti": uuid.uuid4().hex,
     }
+    if scope := " ".join(sorted({str(s) for s in scopes})):
+        claims["scope"] = scope
     claims.update(extra or {})
     return jwt.encode(claims, private_key, algorithm=algorithm, headers={"kid": kid})
 

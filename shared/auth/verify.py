@@ -17,7 +17,9 @@ from jwt import exceptions as jwt_errors
 
 from shared.auth.jwks import ASYMMETRIC_ALGORITHMS, JwksKeySource, KeySource
 from shared.auth.keys import ensure_dev_keys
+from shared.auth.memory import TokenMemory
 from shared.auth.principal import Principal, Role
+from shared.auth.scopes import parse_scope
 from shared.errors import unauthorized
 from shared.settings import GovitSettings
 
@@ -28,6 +30,9 @@ MAX_TOKEN_LENGTH = 16 * 1024
 _MAX_CLAIM_LENGTH = 256
 _REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub", "org", "jurisdiction", "roles"]
 _ROLE_NAMES = frozenset(r.value for r in Role)
+# RFC 6749 §3.3: scope tokens are printable ASCII without space, '"' or '\\'.
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*")
+_MAX_SCOPE_LENGTH = 2048
 
 # PyJWT's exception -> our code. Order matters: subclasses before their bases.
 _ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
@@ -53,6 +58,7 @@ class TokenVerifier:
         audience: str,
         algorithms: Iterable[str],
         leeway: float = 0,
+        memory: TokenMemory | None = None,
     ) -> None:
         self.algorithms = frozenset(algorithms)
         refused = self.algorithms - ASYMMETRIC_ALGORITHMS
@@ -63,10 +69,15 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        # Verified tokens remembered (bounded, never past ``exp``); None: verify each time.
+        self.memory = memory if memory is not None and memory.enabled else None
 
     @classmethod
     def from_settings(cls, settings: GovitSettings, **source_options: Any) -> TokenVerifier:
-        """``source_options`` go to ``JwksKeySource`` (e.g. ``min_refresh_interval``)."""
+        """``source_options`` go to ``JwksKeySource`` (e.g. ``min_refresh_interval``).
+
+        ``GOVIT_TOKEN_CACHE_SECONDS``/``_SIZE`` set the memory of verified tokens.
+        """
         source: KeySource
         if settings.jwks_url:
             source = JwksKeySource.from_url(settings.jwks_url, **source_options)
@@ -82,12 +93,24 @@ class TokenVerifier:
             audience=settings.jwt_audience,
             algorithms=settings.jwt_algorithms,
             leeway=settings.jwt_leeway_seconds,
+            memory=TokenMemory(settings.token_cache_seconds, settings.token_cache_size),
         )
 
     async def aclose(self) -> None:
         await self.key_source.aclose()
 
     async def verify(self, token: str) -> Principal:
+        if self.memory is not None and isinstance(token, str):
+            remembered = self.memory.get(token)
+            if remembered is not None:
+                return remembered
+        principal, exp = await self._verify(token)
+        if self.memory is not None:
+            self.memory.remember(token, principal, exp)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
+        """The principal and the token's ``exp``; a refusal raises a 401 ``GovitError``."""
         if not isinstance(token, str) or not token:
             raise unauthorized("token_missing", "a bearer token is required")
         if len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.fullmatch(token):
@@ -114,7 +137,7 @@ class TokenVerifier:
             )
 
         claims = self._decode(token, pyjwk, alg)
-        return _principal(claims)
+        return _principal(claims), _expiry(claims)
 
     def _decode(self, token: str, key: jwt.PyJWK, alg: str) -> dict[str, Any]:
         try:
@@ -148,7 +171,24 @@ def _principal(claims: dict[str, Any]) -> Principal:
         org=claims["org"],
         jurisdiction=claims["jurisdiction"],
         roles=frozenset(Role(r) for r in roles),
+        scopes=_scopes(claims.get("scope")),
     )
+
+
+def _scopes(value: Any) -> frozenset[str]:
+    """The ``scope`` claim (RFC 8693 §4.2): absent, or a space-separated string."""
+    if value is None:
+        return frozenset()
+    if not isinstance(value, str) or len(value) > _MAX_SCOPE_LENGTH or not _SCOPE.fullmatch(value):
+        raise unauthorized(
+            "token_claims_invalid", "claim 'scope' must be space-separated scope tokens"
+        )
+    return parse_scope(value)
+
+
+def _expiry(claims: dict[str, Any]) -> float:
+    # PyJWT has checked ``exp`` is a number (and not past, with the leeway).
+    return float(claims["exp"])
 
 
 def _is_role_list(roles: Any) -> bool:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from services.registry.app import RegistrySettings, build_app
 from services.registry.models import events
+from shared.auth.scopes import REGISTRY_CLOUD_WRITE
 from shared.events.schemas import SCHEMA_DIR
 from tests.support.databases import Databases
 from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
@@ -106,7 +107,14 @@ async def actors(client: httpx.AsyncClient, token: TokenFactory) -> Actors:
         admin=admin,
         authority=auth(token(roles=["authority"], jurisdiction=j)),
         auditor=auth(token(roles=["auditor"], jurisdiction=j)),
-        platform=auth(token(roles=["platform"], sub="gov-cloud-platform", jurisdiction=j)),
+        platform=auth(
+            token(
+                roles=["platform"],
+                sub="gov-cloud-platform",
+                jurisdiction=j,
+                scopes=(REGISTRY_CLOUD_WRITE,),  # what the government cloud is issued
+            )
+        ),
         other_authority=auth(token(roles=["authority"], jurisdiction="jincheng")),
     )
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from services.registry import domain
-from shared.auth import Principal
+from shared.auth import Level, Principal, allows
+from shared.auth.scopes import REGISTRY_CLOUD_WRITE
 from shared.policy import PolicyProfile, load_profile
 
 ORG = "01a20000-0000-7000-8000-00000000000a"
@@ -15,8 +16,25 @@ OTHER_ORG = "01a20000-0000-7000-8000-00000000000b"
 PROFILES = ["linfen-water", "xiangfen", "xinzhou-transport", "leshan", "jincheng"]
 
 
-def who(*roles: str, org: str = ORG, jurisdiction: str = "linfen-water") -> Principal:
-    return Principal(sub="tester", org=org, jurisdiction=jurisdiction, roles=frozenset(roles))
+def who(
+    *roles: str, org: str = ORG, jurisdiction: str = "linfen-water", scopes: tuple[str, ...] = ()
+) -> Principal:
+    return Principal(
+        sub="tester",
+        org=org,
+        jurisdiction=jurisdiction,
+        roles=frozenset(roles),
+        scopes=frozenset(scopes),
+    )
+
+
+def can_read(principal: Principal, org: str, jurisdiction: str) -> bool:
+    return allows(principal, {"org_id": org, "jurisdiction": jurisdiction}, domain.SYSTEMS)
+
+
+def can_write(principal: Principal, org: str, jurisdiction: str = "linfen-water") -> bool:
+    record = {"org_id": org, "jurisdiction": jurisdiction}
+    return allows(principal, record, domain.SYSTEMS, Level.WRITE)
 
 
 def entry(**overrides: Any) -> dict[str, Any]:
@@ -47,40 +65,55 @@ def cited(violations: list[Any]) -> list[str]:
 
 
 def test_a_unit_reads_its_own_systems_only() -> None:
-    assert domain.can_read(who("unit"), ORG, "linfen-water")
-    assert not domain.can_read(who("unit"), OTHER_ORG, "linfen-water")
+    assert can_read(who("unit"), ORG, "linfen-water")
+    assert not can_read(who("unit"), OTHER_ORG, "linfen-water")
 
 
 def test_a_unit_token_of_another_jurisdiction_reads_nothing() -> None:
-    assert not domain.can_read(who("unit", jurisdiction="jincheng"), ORG, "linfen-water")
+    assert not can_read(who("unit", jurisdiction="jincheng"), ORG, "linfen-water")
 
 
 @pytest.mark.parametrize("role", ["authority", "finance", "reviewer", "auditor", "platform"])
 def test_oversight_reads_every_unit_of_its_own_jurisdiction_only(role: str) -> None:
-    assert domain.can_read(who(role), OTHER_ORG, "linfen-water")
-    assert not domain.can_read(who(role), OTHER_ORG, "jincheng")
+    assert can_read(who(role), OTHER_ORG, "linfen-water")
+    assert not can_read(who(role), OTHER_ORG, "jincheng")
 
 
-def test_an_admin_reads_everything() -> None:
-    assert domain.can_read(who("admin", jurisdiction="leshan"), OTHER_ORG, "jincheng")
+def test_an_admin_reads_and_writes_its_own_jurisdiction_only() -> None:
+    """Admins are scoped to their token's jurisdiction (docs/access.md)."""
+    assert can_read(who("admin"), OTHER_ORG, "linfen-water")
+    assert not can_read(who("admin", jurisdiction="leshan"), OTHER_ORG, "jincheng")
+    assert not can_write(who("admin", jurisdiction="leshan"), OTHER_ORG, "jincheng")
 
 
 @pytest.mark.parametrize("role", ["authority", "finance", "reviewer", "auditor", "platform"])
 def test_only_the_owning_unit_and_an_admin_write(role: str) -> None:
-    assert domain.can_write(who("unit"), ORG)
-    assert not domain.can_write(who("unit"), OTHER_ORG)
-    assert domain.can_write(who("admin"), OTHER_ORG)
-    assert not domain.can_write(who(role), ORG), "an oversight role never writes, own org or not"
+    assert can_write(who("unit"), ORG)
+    assert not can_write(who("unit"), OTHER_ORG)
+    assert can_write(who("admin"), OTHER_ORG)
+    assert not can_write(who(role), ORG), "an oversight role never writes, own org or not"
 
 
 def test_the_cloud_platform_changes_cloud_only_in_its_jurisdiction() -> None:
-    platform = who("platform")
+    platform = who("platform", scopes=(REGISTRY_CLOUD_WRITE,))
     assert domain.platform_may_change(platform, "linfen-water", ["cloud"])
     assert domain.platform_may_change(platform, "linfen-water", [])
     assert not domain.platform_may_change(platform, "linfen-water", ["cloud", "name"])
     assert not domain.platform_may_change(platform, "linfen-water", ["cloud_exempt_reason"])
     assert not domain.platform_may_change(platform, "jincheng", ["cloud"])
     assert not domain.platform_may_change(who("authority"), "linfen-water", ["cloud"])
+    scoped_authority = who("authority", scopes=(REGISTRY_CLOUD_WRITE,))
+    assert not domain.platform_may_change(scoped_authority, "linfen-water", ["cloud"])
+
+
+def test_the_other_platform_changes_nothing() -> None:
+    """Both platforms hold role platform; only the government cloud has the scope."""
+    online_services = who("platform", scopes=("projects:read",))
+    assert not domain.platform_may_change(online_services, "linfen-water", ["cloud"])
+    code, _, extra = domain.change_refusal(online_services, ["cloud"])
+    assert (code, extra) == ("scope_required", {"required_scope": REGISTRY_CLOUD_WRITE})
+    code, _, extra = domain.change_refusal(online_services, ["cloud", "name"])
+    assert (code, extra) == ("field_not_permitted", {"fields": ["name"]})
 
 
 # --- lifecycle ------------------------------------------------------------------------------

@@ -334,13 +334,18 @@ async def test_another_jurisdictions_authority_lists_none_of_them(
     theirs = await create_system(client, headers, unit)
     assert await ids(client, actors.other_authority) == [theirs["id"]]
     assert await ids(client, actors.other_authority, org=str(actors.unit_a)) == []
-    everything = await ids(client, actors.admin)
-    assert sorted(everything) == sorted([*catalogue.values(), theirs["id"]])
+    # Admins are scoped to their jurisdiction too (docs/access.md).
+    assert sorted(await ids(client, actors.admin)) == sorted(catalogue.values())
 
 
-async def test_a_unit_token_of_the_wrong_jurisdiction_sees_nothing(
+async def test_a_unit_token_of_the_wrong_jurisdiction_is_refused(
     client: httpx.AsyncClient, actors: Actors, catalogue: dict[str, str], token: TokenFactory
 ) -> None:
+    """Its unit is linfen-water's: a token saying jincheng reads nothing at all (403)."""
     headers = auth(token(roles=["unit"], org=actors.unit_a, jurisdiction="jincheng"))
-    assert await ids(client, headers) == []
-    problem(await client.get(f"/api/v1/systems/{catalogue['monitor']}", headers=headers), 404)
+    listed = await client.get("/api/v1/systems", headers=headers)
+    assert problem(listed, 403, "token_jurisdiction_mismatch")["unit_jurisdiction"] == (
+        "linfen-water"
+    )
+    one = await client.get(f"/api/v1/systems/{catalogue['monitor']}", headers=headers)
+    problem(one, 403, "token_jurisdiction_mismatch")

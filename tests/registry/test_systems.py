@@ -233,9 +233,16 @@ async def test_a_system_of_an_unknown_unit_is_refused(
     problem(by_ghost, 422, "unit_unknown")
 
 
-async def test_admin_may_catalogue_for_any_unit(client: httpx.AsyncClient, actors: Actors) -> None:
+async def test_admin_may_catalogue_for_any_unit_of_its_jurisdiction(
+    client: httpx.AsyncClient, actors: Actors, token: TokenFactory
+) -> None:
     system = await create_system(client, actors.admin, actors.unit_b)
     assert system["org"] == str(actors.unit_b)
+    leshan_admin = auth(token(roles=["admin"], jurisdiction="leshan"))
+    response = await client.post(
+        "/api/v1/systems", json=system_body(actors.unit_b), headers=leshan_admin
+    )
+    problem(response, 403, "jurisdiction_not_permitted")
 
 
 # --- the profiles' rules ---------------------------------------------------------------

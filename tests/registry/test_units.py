@@ -89,11 +89,22 @@ async def test_malformed_unit_is_a_validation_problem(
 
 
 async def test_parent_in_another_jurisdiction_is_refused(
-    client: httpx.AsyncClient, actors: Actors
+    client: httpx.AsyncClient, actors: Actors, token: TokenFactory
 ) -> None:
+    jincheng_admin = auth(token(roles=["admin"], jurisdiction="jincheng"))
     body = {"name": "晋城市大数据应用局", "jurisdiction": "jincheng", "parent": str(actors.unit_a)}
-    response = await client.post("/api/v1/units", json=body, headers=actors.admin)
+    response = await client.post("/api/v1/units", json=body, headers=jincheng_admin)
     problem(response, 422, "parent_jurisdiction_differs")
+
+
+async def test_an_admin_registers_units_of_its_own_jurisdiction_only(
+    client: httpx.AsyncClient, actors: Actors, registry_app: FastAPI
+) -> None:
+    """Admins are scoped to their token's jurisdiction (docs/access.md)."""
+    body = {"name": "晋城市大数据应用局", "jurisdiction": "jincheng"}
+    response = await client.post("/api/v1/units", json=body, headers=actors.admin)
+    assert "linfen-water" in problem(response, 403, "jurisdiction_not_permitted")["detail"]
+    assert len(await outbox_events(registry_app, "govit.registry.unit.registered")) == 2
 
 
 async def test_unknown_parent_is_refused(client: httpx.AsyncClient, actors: Actors) -> None:
@@ -105,7 +116,8 @@ async def test_unknown_parent_is_refused(client: httpx.AsyncClient, actors: Acto
 async def test_units_are_read_within_their_jurisdiction_only(
     client: httpx.AsyncClient, actors: Actors, token: TokenFactory
 ) -> None:
-    jincheng = await make_unit(client, actors.admin, "晋城市大数据应用局", "jincheng")
+    jincheng_admin = auth(token(roles=["admin"], jurisdiction="jincheng"))
+    jincheng = await make_unit(client, jincheng_admin, "晋城市大数据应用局", "jincheng")
     for headers in (actors.a, actors.authority, actors.auditor, actors.platform):
         got = await client.get(f"/api/v1/units/{actors.unit_b}", headers=headers)
         assert got.status_code == 200, got.text
@@ -128,16 +140,14 @@ async def test_units_are_read_within_their_jurisdiction_only(
     assert asked.status_code == 200
     assert asked.json()["items"] == [], "another jurisdiction's directory is not readable"
 
-    everything = await client.get("/api/v1/units", headers=actors.admin)
-    assert {u["id"] for u in everything.json()["items"]} == {
-        str(actors.unit_a),
-        str(actors.unit_b),
-        str(jincheng),
-    }
-    only_jincheng = await client.get(
+    # An admin reads its own jurisdiction's directory, like everyone else.
+    own = await client.get("/api/v1/units", headers=actors.admin)
+    assert {u["id"] for u in own.json()["items"]} == {str(actors.unit_a), str(actors.unit_b)}
+    other = await client.get(
         "/api/v1/units", params={"jurisdiction": "jincheng"}, headers=actors.admin
     )
-    assert [u["id"] for u in only_jincheng.json()["items"]] == [str(jincheng)]
+    assert other.json()["items"] == []
+    problem(await client.get(f"/api/v1/units/{jincheng}", headers=actors.admin), 404, "not_found")
 
 
 async def test_listing_units_of_an_unknown_jurisdiction_is_a_validation_problem(
@@ -178,10 +188,11 @@ async def test_unit_registration_is_written_to_the_outbox(
 
 
 async def test_a_refused_unit_writes_nothing(
-    client: httpx.AsyncClient, actors: Actors, registry_app: FastAPI
+    client: httpx.AsyncClient, actors: Actors, registry_app: FastAPI, token: TokenFactory
 ) -> None:
+    jincheng_admin = auth(token(roles=["admin"], jurisdiction="jincheng"))
     body = {"name": "某科", "jurisdiction": "jincheng", "parent": str(actors.unit_a)}
-    problem(await client.post("/api/v1/units", json=body, headers=actors.admin), 422)
+    problem(await client.post("/api/v1/units", json=body, headers=jincheng_admin), 422)
     assert len(await outbox_events(registry_app, "govit.registry.unit.registered")) == 2
     listed = await client.get("/api/v1/units", headers=actors.admin)
     assert len(listed.json()["items"]) == 2

@@ -101,6 +101,7 @@ def token(dev_keys: DevKeys) -> TokenFactory:
         org: str | uuid.UUID = "00000000-0000-0000-0000-000000000000",
         jurisdiction: str = "jincheng",
         sub: str | None = None,
+        scopes: tuple[str, ...] = (),
     ) -> str:
         return mint_token(
             dev_keys.private_key,
@@ -111,6 +112,7 @@ def token(dev_keys: DevKeys) -> TokenFactory:
             roles=roles,
             issuer=ISSUER,
             audience=AUDIENCE,
+            scopes=scopes,
         )
 
     return make
