@@ -2,9 +2,10 @@
 
 One door for the suite: routes ``/api/v1/...`` by prefix to the owning service,
 verifies the caller's JWT first and forwards it, rate-limits, limits body sizes,
-and serves the merged OpenAPI (``/openapi.json``, ``/docs``), ``/healthz``,
-``/readyz`` and ``/metrics``. No database, no NATS. The upstream client and the
-rate-limit storage are created in the lifespan, never at import.
+and serves the merged OpenAPI (``/openapi.json``, ``/docs``), ``/healthz`` and
+``/readyz``; ``/metrics`` on a port of its own (``GOVIT_METRICS_PORT``). No
+database, no NATS. The upstream client, the rate-limit storage and the metrics
+server are created in the lifespan, never at import.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from gateway.auth import VerifiedTokens
 from gateway.clients import UpstreamClient, make_client
 from gateway.hardening import SafeAnswers
 from gateway.health import health_router
-from gateway.metrics import install_metrics
+from gateway.metrics import MetricsServer, install_metrics
 from gateway.openapi import OpenApiAggregator, openapi_router
 from gateway.proxy import Gateway
 from gateway.ratelimit import RateLimiter
@@ -79,9 +80,16 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
                 client_overrides=settings.rate_limit_client_overrides,
                 failure_limit=settings.rate_limit_auth_failures,
             )
+        if settings.metrics_port is not None:
+            app.state.metrics = MetricsServer(
+                metrics.registry, settings.metrics_host, settings.metrics_port
+            )
         try:
             yield
         finally:
+            if app.state.metrics is not None:
+                app.state.metrics.close()
+                app.state.metrics = None
             await gateway.client.aclose()
             gateway.client = gateway.limiter = None
             await verifier.aclose()
@@ -96,6 +104,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.token_verifier = verifier
+    app.state.metrics = None  # the MetricsServer, while the lifespan runs
     install_problem_handlers(app)
     metrics = install_metrics(app)
     tokens = VerifiedTokens(

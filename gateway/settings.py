@@ -62,6 +62,10 @@ class GatewaySettings(GovitSettings):
 
     cors_origins: tuple[str, ...] = ()
 
+    # /metrics is served here, never on the public port; unset: not served (0: any port).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+
     jwks_min_refresh_seconds: float = Field(default=10.0, ge=0)
     # A verified token is remembered this long (never past its exp); 0 turns it off.
     token_cache_seconds: float = Field(default=30.0, ge=0)

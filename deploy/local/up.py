@@ -108,11 +108,13 @@ def _run_processes(home: Path, gateway_port: int, nats_url: str, dbs: dict[str, 
             _kept_running(service, _uvicorn(f"services.{service}.app:build_app", port)),
             env={**base_env, "GOVIT_DATABASE_URL": dbs[service]},
         )
+    metrics_port = _port(9464)  # the gateway's /metrics, off its public port
     manager.add_process(
         "gateway",
         _kept_running("gateway", _uvicorn("gateway.app:build_app", gateway_port)),
-        env={**base_env, **upstreams},
+        env={**base_env, **upstreams, "GOVIT_METRICS_PORT": str(metrics_port)},
     )
+    print(f"metrics   http://127.0.0.1:{metrics_port}/metrics  (the gateway's)")
     print(f"gateway   http://127.0.0.1:{gateway_port}  (Ctrl-C stops everything)")
     manager.loop()
     return int(manager.returncode or 0)

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,6 +217,7 @@ def gateway_settings(
         "jwt_audience": AUDIENCE,
         "jwks_min_refresh_seconds": 0,
         "upstream_timeout_seconds": 5,
+        "metrics_port": 0,  # any free port: tests run many gateways
         **{f"{name}_url": url for name, url in urls.items()},
     }
     values.update(overrides)
@@ -230,7 +232,21 @@ async def running_gateway(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            _APPS[client] = app
             yield client
+
+
+_APPS: weakref.WeakKeyDictionary[httpx.AsyncClient, FastAPI] = weakref.WeakKeyDictionary()
+
+
+async def scrape_metrics(gateway: httpx.AsyncClient) -> str:
+    """What the gateway behind ``gateway`` (from ``running_gateway``) serves on its
+    metrics port, over a real socket."""
+    port = _APPS[gateway].state.metrics.port
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"http://127.0.0.1:{port}/metrics")
+    response.raise_for_status()
+    return response.text
 
 
 def unreachable_urls() -> dict[str, str]:

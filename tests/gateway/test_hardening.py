@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gateway.__main__ import HTTP_PROTOCOL, server_options
 from gateway.app import build_app
 from gateway.routes import RouteTable
+from gateway.settings import GatewaySettings
 from shared.auth import DevKeys, Principal, TokenVerifier
 from shared.errors import PROBLEM_JSON
 from tests.gateway.conftest import SettingsFactory
-from tests.gateway.support import Served, Upstream, mint, running_gateway
+from tests.gateway.support import Served, Upstream, mint, running_gateway, scrape_metrics
 from tests.gateway.test_ratelimit import assert_rate_limited
 from tests.support.fixtures import auth
 
@@ -264,3 +265,48 @@ def test_make_up_and_kubernetes_run_the_gateway_with_the_same_server_options() -
     for args in (command, container["args"]):
         assert args[args.index("--http") + 1] == HTTP_PROTOCOL
         assert "--no-server-header" in args
+
+
+# --- metrics on their own port ------------------------------------------------------------
+
+
+async def test_metrics_are_not_served_on_the_public_port(
+    gw: httpx.AsyncClient, keys: DevKeys
+) -> None:
+    await gw.get("/api/v1/systems/1", headers=auth(mint(keys)))
+    for path in ("/metrics", "/metrics/", "/api/v1/metrics"):
+        response = await gw.get(path)
+        assert response.status_code in (401, 404), path
+        assert "govit_gateway_requests_total" not in response.text
+    assert "govit_gateway_requests_total" in await scrape_metrics(gw)
+
+
+async def test_without_a_metrics_port_no_metrics_server_runs(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings(metrics_port=None)
+    app = build_app(settings)
+    async with app.router.lifespan_context(app):
+        assert app.state.metrics is None
+    assert GatewaySettings.model_fields["metrics_port"].default is None
+
+
+async def test_the_metrics_server_stops_with_the_gateway(make_settings: SettingsFactory) -> None:
+    app = build_app(make_settings())
+    async with app.router.lifespan_context(app):
+        port = app.state.metrics.port
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"http://127.0.0.1:{port}/metrics")).status_code == 200
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient() as client:
+            await client.get(f"http://127.0.0.1:{port}/metrics")
+
+
+def test_kubernetes_and_make_up_serve_metrics_on_their_own_port() -> None:
+    deployment, service = yaml.safe_load_all((REPO / "deploy/k8s/base/gateway.yaml").read_text())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["GOVIT_METRICS_PORT"] == "9464"
+    assert {"containerPort": 9464, "name": "metrics"} in container["ports"]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == [8000]  # not the Service's
+    assert '"GOVIT_METRICS_PORT": str(metrics_port)' in (REPO / "deploy/local/up.py").read_text()

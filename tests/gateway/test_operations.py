@@ -15,6 +15,7 @@ from tests.gateway.support import (
     gateway_settings,
     mint,
     running_gateway,
+    scrape_metrics,
     unreachable_urls,
 )
 from tests.support.fixtures import auth
@@ -76,7 +77,7 @@ async def test_metrics_count_statuses_and_time_each_route(
     await gw.get("/api/v1/systems/2", headers=token)
     await gw.get("/api/v1/systems/3")  # 401
     await gw.post("/api/v1/filings", headers=token, json={})
-    text = (await gw.get("/metrics")).text
+    text = await scrape_metrics(gw)
 
     def sample(name: str, **labels: str) -> float:
         wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
