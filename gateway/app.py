@@ -24,7 +24,7 @@ from gateway.clients import UpstreamClient, make_client
 from gateway.hardening import SafeAnswers
 from gateway.health import health_router
 from gateway.metrics import MetricsServer, install_metrics
-from gateway.openapi import OpenApiAggregator, openapi_router
+from gateway.openapi import SWAGGER_UI_URL, OpenApiAggregator, SwaggerUiAssets, openapi_router
 from gateway.proxy import Gateway
 from gateway.ratelimit import RateLimiter
 from gateway.routes import RouteTable
@@ -122,6 +122,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.include_router(health_router(_client, urls, settings.readiness_timeout_seconds))
     app.include_router(openapi_router(_aggregator))
+    app.mount(SWAGGER_UI_URL, SwaggerUiAssets(), name="swagger-ui")
     app.router.add_route(
         "/api/v1/{path:path}", _proxy, methods=PROXIED_METHODS, include_in_schema=False
     )

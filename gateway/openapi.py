@@ -8,6 +8,12 @@ schemas, typically); a name clash with a different definition is resolved by
 renaming the later service's component ``<service>.<Name>`` and rewriting its
 ``$ref``s. A service that does not answer is left out and listed in
 ``x-govit-unavailable``; a complete document is cached for a short while.
+
+``/docs`` is Swagger UI on that document, its assets served by the gateway itself
+from the ``swagger-ui-bundle-v2`` wheel (pinned in pyproject.toml): a government
+intranet often has no way out to a CDN, and a page that loads code from a CDN
+runs whatever that host serves. The assets' URL carries their version, so they
+may be cached for good.
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from gateway.clients import UpstreamClient
 from gateway.routes import RouteTable
@@ -29,6 +39,8 @@ from gateway.settings import SERVICES
 
 log = logging.getLogger(__name__)
 
+SWAGGER_UI_DIR = Path(str(swagger_ui_path))  # .../vendor/swagger-ui-<version>
+SWAGGER_UI_URL = f"/docs/{SWAGGER_UI_DIR.name}"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _REF = "#/components/"
 BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
@@ -199,6 +211,26 @@ def openapi_router(aggregator: Callable[[Request], OpenApiAggregator]) -> APIRou
 
     @router.get("/docs")
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="govit API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="govit API",
+            swagger_js_url=f"{SWAGGER_UI_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI_URL}/favicon-32x32.png",
+            # No badge that sends the document to swagger.io's online validator.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
     return router
+
+
+class SwaggerUiAssets(StaticFiles):
+    """The packaged Swagger UI files; versioned URLs, so cacheable for a year."""
+
+    def __init__(self) -> None:
+        super().__init__(directory=SWAGGER_UI_DIR)
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["cache-control"] = "public, max-age=31536000, immutable"
+        return response

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -310,3 +311,48 @@ def test_kubernetes_and_make_up_serve_metrics_on_their_own_port() -> None:
     assert {"containerPort": 9464, "name": "metrics"} in container["ports"]
     assert [p["targetPort"] for p in service["spec"]["ports"]] == [8000]  # not the Service's
     assert '"GOVIT_METRICS_PORT": str(metrics_port)' in (REPO / "deploy/local/up.py").read_text()
+
+
+# --- Swagger UI from the package ------------------------------------------------------------
+
+_URL_ATTRIBUTE = re.compile(r"""(?:src|href|url)\s*[:=]\s*["']([^"']+)["']""")
+
+
+async def test_the_docs_page_loads_nothing_from_another_host(gw: httpx.AsyncClient) -> None:
+    page = await gw.get("/docs")
+    assert page.status_code == 200
+    assert "//" not in re.sub(r"<!--.*?-->", "", page.text).replace("/openapi.json", "")
+    urls = _URL_ATTRIBUTE.findall(page.text)
+    assert "/openapi.json" in urls
+    assets = [u for u in urls if u != "/openapi.json"]
+    assert {u.rsplit("/", 1)[-1] for u in assets} == {
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "favicon-32x32.png",
+    }
+    assert '"validatorUrl": null' in page.text
+    for url in assets:
+        assert url.startswith("/docs/swagger-ui-5.31.0/")  # the pinned version
+        asset = await gw.get(url)
+        assert asset.status_code == 200, url
+        assert asset.content
+        assert "immutable" in asset.headers["cache-control"]
+    script = await gw.get(next(u for u in assets if u.endswith(".js")))
+    assert "javascript" in script.headers["content-type"]
+    assert script.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/docs/swagger-ui-5.31.0/nothing.js",
+        "/docs/swagger-ui-5.31.0/../../../__init__.py",
+        "/docs/swagger-ui-5.31.0/%2e%2e/%2e%2e/__init__.py",
+    ],
+)
+async def test_an_asset_that_is_not_there_is_a_404_problem(
+    gw: httpx.AsyncClient, path: str
+) -> None:
+    response = await gw.get(path)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM_JSON
