@@ -13,7 +13,8 @@ cannot reach the path) the files move out of the checkout:
   copied once (into a temporary folder, then renamed into place: never half-copied);
 - the data folder lives there as ``pgdata-<hash of its path>``, owned by ``nobody``
   with mode 0700, and its usual path becomes a symbolic link to it: the link records
-  where the data is, and ``make clean`` (``remove_relocated``) follows it.
+  where the data is, and ``make clean`` (``remove_relocated``) follows it. Data whose
+  link has gone (a test's deleted ``tmp_path``) is pruned at the next start.
 
 ``relocation_root()`` is owned by root with mode 0711: ``nobody`` may pass through it
 but not list it, and no other user can create anything in it. Everyone else (not
@@ -166,12 +167,29 @@ def postgres_data_dir(data_dir: Path) -> Path:
         key = hashlib.sha256(os.path.abspath(data_dir).encode()).hexdigest()[:16]
         target = _checked_relocation_root() / f"pgdata-{key}"
         data_dir.symlink_to(target, target_is_directory=True)
-    else:
-        _checked_relocation_root()
+    _prune(_checked_relocation_root(), keep=target)
     if not target.is_dir():
         target.mkdir(mode=0o700)
         shutil.chown(target, NOBODY, NOGROUP)
+    # Written after the link, so a concurrent _prune never sees a record without it.
+    _link_record(target).write_text(os.path.abspath(data_dir), encoding="utf-8")
     return target
+
+
+def _link_record(target: Path) -> Path:
+    return target.with_name(f"{target.name}.link")  # the path of the link to target
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Delete relocated data whose link is gone and that no server uses: its folder was
+    deleted without ``remove_relocated`` (a test's ``tmp_path``, a killed run)."""
+    for record in root.glob("pgdata-*.link"):
+        target = record.with_suffix("")
+        if target == keep or (target / "postmaster.pid").exists():
+            continue
+        if _relocated_target(Path(record.read_text(encoding="utf-8"))) != target:
+            shutil.rmtree(target, ignore_errors=True)
+            record.unlink(missing_ok=True)
 
 
 def _relocated_target(link: Path) -> Path | None:
@@ -190,3 +208,4 @@ def remove_relocated(folder: Path) -> None:
             target = _relocated_target(Path(dirpath, name))
             if target is not None:
                 shutil.rmtree(target, ignore_errors=True)
+                _link_record(target).unlink(missing_ok=True)

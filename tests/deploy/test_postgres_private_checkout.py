@@ -81,3 +81,18 @@ def test_a_data_folder_others_may_reach_stays_where_it_is() -> None:
         assert data_dir.is_dir() and not data_dir.is_symlink()
     finally:
         shutil.rmtree(open_folder)
+
+
+def test_relocated_data_whose_link_was_deleted_is_pruned_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    tmp_path.chmod(0o700)
+    gone, live = tmp_path / "deleted-run", tmp_path / "live-run"
+    forgotten = postgres_data_dir(gone / "pg")
+    shutil.rmtree(gone)  # as pytest drops an old tmp_path: remove_relocated never ran
+    try:
+        kept = postgres_data_dir(live / "pg")
+        assert kept.is_dir()
+        assert not forgotten.exists()
+    finally:
+        remove_relocated(live)
