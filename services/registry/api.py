@@ -6,13 +6,15 @@ principal and the clock come in as dependencies; errors are raised, never built.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic_core import to_json
 
-from services.registry import service
+from services.registry import imports, service
 from services.registry.schemas import (
     ComplianceOut,
     History,
@@ -29,17 +31,13 @@ from services.registry.schemas import (
     UnitList,
     UnitOut,
 )
-from services.registry.spreadsheets import (
-    XLSX_MEDIA_TYPE,
-    read_catalogue,
-    write_csv,
-    write_xlsx,
-)
+from services.registry.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from shared.app import DbSession, RequestClock
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.errors import GovitError
 from shared.openapi import problem_responses
 from shared.policy.rules import ProfileId
+from shared.spreadsheets import stream_file
 
 
 async def _caller_at_home(principal: CurrentPrincipal, session: DbSession) -> None:
@@ -122,25 +120,107 @@ async def list_systems(
     return Response(to_json(page), media_type="application/json")
 
 
-@router.post("/systems:import", status_code=201, response_model=ImportResult)
+_IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The catalogue: CSV (UTF-8, UTF-16 with a BOM, or GB18030; header row)"
+        " or XLSX (first sheet), as multipart field `file` or as the raw body. At most"
+        " 100,000 rows and 20 MiB. In CSV a leading apostrophe is an escape: `'=x` reads"
+        " `=x`, `''x` reads `'x` (exports write text that starts like a formula so).",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+_EXPORT_FILE = {
+    200: {
+        "description": "The catalogue file (`format=csv` or `xlsx`), streamed. CSV cells"
+        " that start like a formula (= + - @ tab CR, full-width too) or with an"
+        " apostrophe carry a leading apostrophe; XLSX cells are text cells.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+_BUSY = {
+    429: "You already have two imports or exports running (`too_many_heavy_requests`);"
+    " see Retry-After.",
+    503: "Too many imports and exports are running (`heavy_work_busy`), or the import did"
+    " not finish within its deadline and nothing was stored (`import_deadline_exceeded`);"
+    " see Retry-After.",
+}
+
+
+@router.post(
+    "/systems:import",
+    status_code=201,
+    response_model=ImportResult,
+    openapi_extra=_IMPORT_BODY,
+    responses=problem_responses(
+        403,
+        409,
+        413,
+        422,
+        429,
+        503,
+        described={
+            413: "Over 20 MiB, over 100,000 rows, or a sheet wider or longer than a"
+            " catalogue (`payload_too_large`, `too_many_rows`, `too_many_columns`,"
+            " `archive_too_large`, `shared_strings_too_large`, `cell_too_long`).",
+            422: "Bad rows (`import_invalid`: `errors` with `row`, `column`, `message`,"
+            " `message_zh`), nothing stored; or `file_missing`.",
+            **_BUSY,
+        },
+    ),
+)
 async def import_systems(
     request: Request, session: DbSession, principal: UnitOrAdmin, clock: RequestClock
-) -> dict[str, int]:
-    rows = read_catalogue(await _upload(request))
-    return await service.import_systems(session, principal, rows, clock.now())
+) -> dict[str, Any]:
+    async with imports.HEAVY.slot(_caller(principal)):
+        data = await _upload(request)
+        try:
+            async with asyncio.timeout(imports.IMPORT_DEADLINE_SECONDS):
+                return await imports.import_file(session, principal, data, clock.now())
+        except TimeoutError:
+            # Raised through the request's session, which rolls back: nothing is stored.
+            raise GovitError(
+                503,
+                "import_deadline_exceeded",
+                f"the import did not finish within {imports.IMPORT_DEADLINE_SECONDS:.0f} s;"
+                " nothing was stored. Split the file and retry",
+                extra={"message_zh": "导入未能在时限内完成，未保存任何数据；请拆分文件后重试"},
+                headers={"Retry-After": "60"},
+            ) from None
 
 
-@router.get("/systems:export")
+@router.get(
+    "/systems:export",
+    response_class=StreamingResponse,
+    responses={**_EXPORT_FILE, **problem_responses(422, 429, 503, described=_BUSY)},
+)
 async def export_systems(
     query: Annotated[ExportQuery, Query()], session: DbSession, principal: CurrentPrincipal
-) -> Response:
-    rows = await service.export_rows(session, principal, query)
-    if query.format == "xlsx":
-        content, media_type = write_xlsx(rows), XLSX_MEDIA_TYPE
-    else:
-        content, media_type = write_csv(rows), "text/csv; charset=utf-8"
+) -> StreamingResponse:
+    async with imports.HEAVY.slot(_caller(principal)):
+        file = await imports.export_file(session, principal, query, query.format)
+    media_type = XLSX_MEDIA_TYPE if query.format == "xlsx" else CSV_MEDIA_TYPE
     disposition = f'attachment; filename="systems.{query.format}"'
-    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+    return StreamingResponse(
+        stream_file(file), media_type=media_type, headers={"Content-Disposition": disposition}
+    )
+
+
+def _caller(principal: Principal) -> str:
+    return f"{principal.org}/{principal.sub}"
 
 
 @router.get("/systems/{system_id}", response_model=SystemOut, responses=problem_responses(404, 422))

@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_
 
 from services.registry.domain import Cloud, Network, OpenType, ShareType, Status
 from shared.policy.rules import ProfileId as Jurisdiction
-from shared.text import Name, ShortText, Text, text
+from shared.text import Name, ShortText, Text, TextRules
 
 MlpsLevel = Annotated[StrictInt, Field(ge=1, le=5)]
-SearchText = text(100, min_length=0)
+SearchText = Annotated[str, TextRules(max_length=100, min_length=0)]
 
 
 class Body(BaseModel):
@@ -206,3 +206,8 @@ class ImportResult(BaseModel):
     created: int
     updated: int
     unchanged: int
+    encoding: str | None = Field(
+        default=None,
+        description="The CSV text encoding that was read (utf-8, utf-16-le, utf-16-be,"
+        " gb18030); null for XLSX.",
+    )

@@ -8,11 +8,10 @@ together, or none of them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Select, insert, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,7 +25,6 @@ from services.registry.schemas import (
     SystemFilters,
     UnitCreate,
 )
-from services.registry.spreadsheets import CellError, Row, import_refused, parse_bool
 from shared import pagination
 from shared.auth import HomeJurisdictions, Level, Principal, allows
 from shared.auth.access import as_uuid
@@ -39,6 +37,8 @@ from shared.policy import load_profile
 
 SOURCE = "/govit/registry"
 MAX_PAGE = 500
+# Runs a function off the event loop (``shared.spreadsheets.HeavyWork.run``).
+Offload = Callable[..., Awaitable[Any]]
 
 
 # --- views: one representation for responses and event payloads ---------------------
@@ -449,139 +449,7 @@ async def compliance(
     return system, domain.compliance(system_entry(system), load_profile(system.jurisdiction))
 
 
-# --- bulk import and export ----------------------------------------------------------
-
-_BOOL_COLUMNS = ("sharing_connected", "crypto_assessed", "asset_registered")
-
-
-def _typed_cells(row: Row) -> tuple[dict[str, Any], list[CellError]]:
-    """Cell text to JSON-like values; what cannot be read becomes a cell error."""
-    values: dict[str, Any] = {}
-    errors: list[CellError] = []
-    for column, text in row.cells.items():
-        try:
-            if column in _BOOL_COLUMNS:
-                values[column] = parse_bool(text)
-            elif column == "mlps_level":
-                values[column] = int(text) if text else None
-            else:
-                values[column] = text or None
-        except ValueError as exc:
-            message = "expected a whole number 1-5" if column == "mlps_level" else str(exc)
-            errors.append(CellError(row.number, column, message))
-    return values, errors
-
-
-def _validated(row: Row) -> tuple[uuid.UUID | None, SystemCreate | None, list[CellError]]:
-    values, errors = _typed_cells(row)
-    system_id: uuid.UUID | None = None
-    raw_id = values.pop("id", None)
-    if raw_id:
-        try:
-            system_id = uuid.UUID(str(raw_id))
-        except ValueError:
-            errors.append(CellError(row.number, "id", "not a system id (UUID)"))
-    bad_columns = {e.column for e in errors}
-    try:
-        body = SystemCreate.model_validate(
-            {k: v for k, v in values.items() if k not in bad_columns}
-        )
-    except ValidationError as exc:
-        for error in exc.errors():
-            column = str(error["loc"][0]) if error["loc"] else ""
-            if column not in bad_columns:
-                errors.append(CellError(row.number, column, error["msg"]))
-        return system_id, None, errors
-    return system_id, (None if errors else body), errors
-
-
-async def import_systems(
-    session: AsyncSession, principal: Principal, rows: Sequence[Row], now: datetime
-) -> dict[str, int]:
-    """All rows or none: every row is checked before anything is written."""
-    errors: list[CellError] = []
-    parsed: list[tuple[Row, uuid.UUID | None, SystemCreate]] = []
-    for row in rows:
-        system_id, body, row_errors = _validated(row)
-        errors += row_errors
-        if body is not None:
-            parsed.append((row, system_id, body))
-    units = await _units(session, {body.org for _, _, body in parsed})
-    existing = await _systems_for_update(session, {sid for _, sid, _ in parsed if sid})
-    seen: set[uuid.UUID] = set()
-    creates: list[tuple[SystemCreate, Unit]] = []
-    updates: list[tuple[Row, SystemCreate, System]] = []
-    for row, system_id, body in parsed:
-        unit = units.get(body.org)
-        if not _may_catalogue(principal, body.org, unit):
-            errors.append(
-                CellError(row.number, "org", "you may import your own unit's systems only")
-            )
-            continue
-        if unit is None:
-            errors.append(CellError(row.number, "org", "no such unit in the unit directory"))
-            continue
-        entry = body.model_dump(include=set(domain.SYSTEM_FIELDS))
-        errors += [
-            CellError(row.number, field, f"{v.rule}: {v.message_zh} / {v.message_en}")
-            for field, v in domain.entry_problems(entry, load_profile(unit.jurisdiction))
-        ]
-        if system_id is None:
-            creates.append((body, unit))
-            continue
-        system = existing.get(system_id)
-        if system is None or system.org_id != body.org:
-            errors.append(CellError(row.number, "id", "no such system in this unit's catalogue"))
-        elif system_id in seen:
-            errors.append(CellError(row.number, "id", "the same system appears twice"))
-        elif refusal := _lifecycle_refusal(system, _row_patch(row, body)):
-            errors.append(CellError(row.number, "status", refusal))
-        else:
-            updates.append((row, body, system))
-        seen.add(system_id)
-    if errors:
-        raise import_refused(sorted(errors, key=lambda e: (e.row, e.column)))
-    await _create_many(session, principal, creates, now)
-    changed = 0
-    for row, body, system in updates:
-        changed += await _apply(session, system, _row_patch(row, body), principal, now)
-    return {
-        "imported": len(creates) + len(updates),
-        "created": len(creates),
-        "updated": changed,
-        "unchanged": len(updates) - changed,
-    }
-
-
-def _row_patch(row: Row, body: SystemCreate) -> dict[str, Any]:
-    """A row updates the columns the file has, and only those."""
-    return body.model_dump(include=set(domain.SYSTEM_FIELDS) & set(row.cells))
-
-
-def _lifecycle_refusal(system: System, patch: Mapping[str, Any]) -> str | None:
-    """What ``_apply`` would refuse for this row, found before anything is written."""
-    before = system_entry(system)
-    after = {**before, **patch}
-    if not domain.changes(before, after):
-        return None
-    refusal = domain.lifecycle_refusal(system.status, after["status"])
-    return refusal[1] if refusal else None
-
-
-async def _units(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Unit]:
-    if not ids:
-        return {}
-    found = await session.scalars(select(Unit).where(Unit.id.in_(ids)))
-    return {unit.id: unit for unit in found}
-
-
-async def _systems_for_update(
-    session: AsyncSession, ids: set[uuid.UUID]
-) -> dict[uuid.UUID, System]:
-    if not ids:
-        return {}
-    query = select(System).where(System.id.in_(ids)).with_for_update()
-    return {system.id: system for system in await session.scalars(query)}
+# --- bulk creation (one path for a single registration and a whole import) ----------
 
 
 async def _create_many(
@@ -590,32 +458,19 @@ async def _create_many(
     creates: Sequence[tuple[SystemCreate, Unit]],
     now: datetime,
     batch: int = 5000,
+    run: Offload | None = None,
 ) -> list[uuid.UUID]:
-    """Batched INSERTs: a 100,000-row catalogue must not take 100,000 round trips."""
+    """Batched INSERTs: a 100,000-row catalogue must not take 100,000 round trips.
+
+    ``run`` builds each batch's rows off the event loop (an import passes its pool).
+    """
     ids = []
     for start in range(0, len(creates), batch):
-        systems, revisions, registered = [], [], []
-        for offset, (body, unit) in enumerate(creates[start : start + batch]):
-            entry = body.model_dump(include=set(domain.SYSTEM_FIELDS))
-            row = {
-                "id": new_id(),
-                "org_id": unit.id,
-                "jurisdiction": unit.jurisdiction,
-                **entry,
-                "resource_count": 0,
-                "shared_resource_count": 0,
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            }
-            systems.append(row)
-            revisions.append(_revision(row["id"], principal, domain.changes(None, entry), now))
-            # One code path builds every payload of the batch: checking the first
-            # against the schema checks their shape (contract tests check them all).
-            event = _event(
-                "govit.registry.system.registered", row["id"], state_of(row), now, offset == 0
-            )
-            registered.append(event)
+        chunk = creates[start : start + batch]
+        if run is None:
+            systems, revisions, registered = _creation_rows(principal, chunk, now)
+        else:
+            systems, revisions, registered = await run(_creation_rows, principal, chunk, now)
         await session.execute(insert(System), systems)
         await session.execute(insert(SystemRevision), revisions)
         await emit_many(session, events.outbox, registered)
@@ -623,11 +478,31 @@ async def _create_many(
     return ids
 
 
-async def export_rows(
-    session: AsyncSession, principal: Principal, filters: SystemFilters
-) -> list[dict[str, Any]]:
-    query = filtered_systems(principal, filters).order_by(System.id)
-    return [
-        {"id": system.id, "org": system.org_id, **system_entry(system)}
-        for system in await session.scalars(query)
-    ]
+def _creation_rows(
+    principal: Principal, creates: Sequence[tuple[SystemCreate, Unit]], now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Event]]:
+    """The systems rows, their first revisions and their registered events; no I/O."""
+    systems, revisions, registered = [], [], []
+    fields = set(domain.SYSTEM_FIELDS)
+    for offset, (body, unit) in enumerate(creates):
+        entry = body.model_dump(include=fields)
+        row = {
+            "id": new_id(),
+            "org_id": unit.id,
+            "jurisdiction": unit.jurisdiction,
+            **entry,
+            "resource_count": 0,
+            "shared_resource_count": 0,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        systems.append(row)
+        revisions.append(_revision(row["id"], principal, domain.changes(None, entry), now))
+        # One code path builds every payload of the batch: checking the first
+        # against the schema checks their shape (contract tests check them all).
+        event = _event(
+            "govit.registry.system.registered", row["id"], state_of(row), now, offset == 0
+        )
+        registered.append(event)
+    return systems, revisions, registered

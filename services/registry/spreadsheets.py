@@ -1,62 +1,95 @@
-"""Catalogue files: CSV (UTF-8, header row) and XLSX (first sheet), in and out.
+"""Catalogue files: CSV and XLSX (first sheet), in and out.
 
 Government offices keep their catalogues in spreadsheets, so reading is lenient in
-form (a BOM, 是/否 for booleans, blank trailing rows) and strict in content: every
-cell is then validated like an API request. Export writes the same columns the
-import reads, so an exported file imports back unchanged.
+form (a BOM, UTF-16 or GB18030 text, 是/否 for booleans, blank trailing rows) and
+strict in content: every cell is then validated like an API request. Export writes
+the same columns the import reads, so an exported file imports back unchanged.
+
+Reading goes through ``shared.spreadsheets``: the file's size is bounded before
+anything is built from it (a catalogue has at most ``MAX_ROWS`` rows and
+``len(COLUMNS)`` columns), and CSV text that a spreadsheet would evaluate is
+escaped with a leading apostrophe on export and unescaped on import (the rule is in
+``shared.spreadsheets.formulas``). Each error carries an English and a Chinese
+message.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from openpyxl import Workbook
-from python_calamine import CalamineWorkbook
 
 from services.registry.domain import SYSTEM_FIELDS
 from shared.errors import GovitError
+from shared.spreadsheets import SheetLimits, UnreadableFile, read_csv, read_xlsx, restore
+from shared.spreadsheets.limits import too_many_rows
+from shared.spreadsheets.writers import XLSX_MEDIA_TYPE
 
 COLUMNS = ("id", "org", *SYSTEM_FIELDS)
 REQUIRED_COLUMNS = ("org", "name", "status", "network", "cloud")
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_ROWS = 100_000  # API.md: at most 100,000 rows per import
+# A catalogue's columns plus slack for a few notes columns an office may keep.
+LIMITS = SheetLimits(max_columns=len(COLUMNS) + 7, max_rows=MAX_ROWS, max_cell_chars=4096)
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 _TRUE = {"true", "1", "yes", "y", "是", "√"}
 _FALSE = {"false", "0", "no", "n", "否", ""}
+_ASCII_DIGITS = re.compile(r"[0-9]{1,9}")
+
+__all__ = ["COLUMNS", "CSV_MEDIA_TYPE", "REQUIRED_COLUMNS", "XLSX_MEDIA_TYPE"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     number: int  # the sheet's row number; the header is row 1
     cells: dict[str, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CellError:
     row: int
     column: str
     message: str
+    message_zh: str
 
 
-def read_catalogue(data: bytes) -> list[Row]:
-    """Rows keyed by column name; a malformed file or header raises a 422 problem."""
-    table = _read_xlsx(data) if data[:4] == b"PK\x03\x04" else _read_csv(data)
+def is_xlsx(data: bytes) -> bool:
+    return data[:4] == b"PK\x03\x04"
+
+
+def read_catalogue(data: bytes) -> tuple[list[Row], str | None]:
+    """(rows keyed by column name, the CSV encoding read or None for XLSX).
+
+    A malformed file or header raises a 422 problem; a file past the limits a 413.
+    """
+    try:
+        if is_xlsx(data):
+            table, encoding = read_xlsx(data, LIMITS), None
+        else:
+            table, encoding = read_csv(data, LIMITS)
+            table = [[restore(cell.strip()) for cell in row] for row in table]
+    except UnreadableFile as exc:
+        raise import_refused([CellError(1, "", exc.message, exc.message_zh)]) from exc
     if not table:
-        raise _file_error(1, "", "the file is empty: expected a header row")
+        raise import_refused(
+            [CellError(1, "", "the file is empty: expected a header row", "文件为空：缺少表头行")]
+        )
     header = [cell.strip().lower() for cell in table[0]]
     problems = [
-        CellError(1, name, f"unknown column {name!r}; columns are {', '.join(COLUMNS)}")
+        CellError(
+            1,
+            name,
+            f"unknown column {name!r}; columns are {', '.join(COLUMNS)}",
+            f"未知列 {name!r}；可用列：{', '.join(COLUMNS)}",
+        )
         for name in header
         if name and name not in COLUMNS
     ]
     problems += [
-        CellError(1, name, "column appears more than once")
+        CellError(1, name, "column appears more than once", "列重复出现")
         for name in sorted({n for n in header if n and header.count(n) > 1})
     ]
     problems += [
-        CellError(1, name, "required column is missing")
+        CellError(1, name, "required column is missing", "缺少必填列")
         for name in REQUIRED_COLUMNS
         if name not in header
     ]
@@ -67,40 +100,14 @@ def read_catalogue(data: bytes) -> list[Row]:
         if not any(value.strip() for value in values):
             continue  # blank lines at the end of a sheet
         cells = {
-            name: values[i].strip() if i < len(values) else "" for i, name in enumerate(header)
+            name: values[i].strip() if i < len(values) else ""
+            for i, name in enumerate(header)
+            if name
         }
-        cells.pop("", None)
         rows.append(Row(number, cells))
-    return rows
-
-
-def _read_csv(data: bytes) -> list[list[str]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _file_error(1, "", "the CSV file must be UTF-8 (save it as CSV UTF-8)") from exc
-    try:
-        return list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise _file_error(1, "", f"the CSV file cannot be read: {exc}") from exc
-
-
-def _read_xlsx(data: bytes) -> list[list[str]]:
-    try:
-        sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
-        return [
-            [_cell_text(cell) for cell in row] for row in sheet.to_python(skip_empty_area=False)
-        ]
-    except Exception as exc:  # calamine raises its own error types for broken files
-        raise _file_error(1, "", f"the XLSX file cannot be read: {exc}") from exc
-
-
-def _cell_text(cell: Any) -> str:
-    if isinstance(cell, bool):
-        return "true" if cell else "false"
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))  # Excel stores 3 as 3.0
-    return "" if cell is None else str(cell)
+    if len(rows) > MAX_ROWS:
+        raise too_many_rows(LIMITS)
+    return rows, encoding
 
 
 def parse_bool(text: str) -> bool:
@@ -112,6 +119,15 @@ def parse_bool(text: str) -> bool:
     raise ValueError("expected true or false (是/否)")
 
 
+def parse_level(text: str) -> int | None:
+    """ASCII digits only: ``int()`` would also read ``٣`` or ``３`` as 3 (issue 16)."""
+    if not text:
+        return None
+    if not _ASCII_DIGITS.fullmatch(text):
+        raise ValueError("expected a whole number 1-5")
+    return int(text)
+
+
 def import_refused(errors: Iterable[CellError], limit: int = 1000) -> GovitError:
     errors = list(errors)
     return GovitError(
@@ -119,45 +135,11 @@ def import_refused(errors: Iterable[CellError], limit: int = 1000) -> GovitError
         "import_invalid",
         f"{len(errors)} problem(s) in the file; nothing was imported",
         extra={
-            "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in errors][
-                :limit
+            "message_zh": f"文件中有 {len(errors)} 处问题，未导入任何数据",
+            "errors": [
+                {"row": e.row, "column": e.column, "message": e.message, "message_zh": e.message_zh}
+                for e in errors[:limit]
             ],
             "error_count": len(errors),
         },
     )
-
-
-def _file_error(row: int, column: str, message: str) -> GovitError:
-    return import_refused([CellError(row, column, message)])
-
-
-# --- export -------------------------------------------------------------------------
-
-
-def _export_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def write_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel opens UTF-8 CSV correctly only with a BOM
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([_export_cell(row.get(column)) for column in COLUMNS])
-    return out.getvalue().encode("utf-8")
-
-
-def write_xlsx(rows: Iterable[Mapping[str, Any]]) -> bytes:
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("systems")
-    sheet.append(list(COLUMNS))
-    for row in rows:
-        sheet.append([_export_cell(row.get(column)) for column in COLUMNS])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()

@@ -14,6 +14,7 @@ process at most ``workers + backlog`` (503 past that), both with ``Retry-After``
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -74,5 +75,7 @@ class HeavyWork:
                 del self._held[caller]
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn`` in the pool, with the caller's context (request id, for events)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await loop.run_in_executor(self.pool, call)

@@ -68,10 +68,12 @@ def read_csv(data: bytes, limits: SheetLimits | None = None) -> tuple[list[list[
     limits = limits or SheetLimits()
     text, encoding = decode_csv(data)
     rows: list[list[str]] = []
+    filled = 0  # blank lines (often trailing) do not count toward the limit
     try:
         for values in csv.reader(io.StringIO(text, newline="")):
             rows.append(values)
-            if len(rows) > limits.max_sheet_rows:
+            filled += any(values)
+            if filled > limits.max_sheet_rows:
                 raise too_many_rows(limits)
     except csv.Error as exc:
         raise UnreadableFile(
