@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from pydantic_core import to_json
 
 from services.registry import imports, service
+from services.registry.models import idempotency_keys
 from services.registry.schemas import (
     ComplianceOut,
     History,
@@ -35,6 +36,7 @@ from services.registry.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from shared.app import DbSession, RequestClock
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.errors import GovitError
+from shared.idempotency import IdempotentRoute, idempotent
 from shared.openapi import problem_responses
 from shared.policy.rules import ProfileId
 from shared.spreadsheets import stream_file
@@ -45,9 +47,16 @@ async def _caller_at_home(principal: CurrentPrincipal, session: DbSession) -> No
     await service.check_caller(session, principal)
 
 
-router = APIRouter(prefix="/api/v1", tags=["registry"], dependencies=[Depends(_caller_at_home)])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["registry"],
+    dependencies=[Depends(_caller_at_home)],
+    route_class=IdempotentRoute,
+)
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 UnitOrAdmin = Annotated[Principal, Depends(require_roles(Role.UNIT, Role.ADMIN))]
+# POSTs that change state replay their first answer per Idempotency-Key (API.md).
+Idempotent = idempotent(idempotency_keys)
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # API.md: imports up to 20 MiB
 
 
@@ -68,6 +77,7 @@ class ExportQuery(SystemFilters):
     status_code=201,
     response_model=UnitOut,
     responses=problem_responses(403, 409, 422),
+    dependencies=[Idempotent],
 )
 async def register_unit(
     body: UnitCreate, session: DbSession, principal: Admin, clock: RequestClock
@@ -98,6 +108,7 @@ async def get_unit(
     status_code=201,
     response_model=SystemOut,
     responses=problem_responses(403, 409, 422),
+    dependencies=[Idempotent],
 )
 async def register_system(
     body: SystemCreate, session: DbSession, principal: CurrentPrincipal, clock: RequestClock
@@ -252,6 +263,7 @@ async def update_system(
     status_code=201,
     response_model=ResourceOut,
     responses=problem_responses(403, 404, 409, 422),
+    dependencies=[Idempotent],
 )
 async def add_resource(
     system_id: uuid.UUID,

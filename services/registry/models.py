@@ -21,12 +21,13 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
 from shared.events import event_tables
+from shared.idempotency import idempotency_table
 from shared.ids import new_id
+from shared.revisions import revision_table
 
 
 class Base(DeclarativeBase):
@@ -112,16 +113,22 @@ class Resource(Base):
     )
 
 
+# The revision trail (who, when, before/after) is the shared kit's table; the ORM
+# class maps it for code that wants objects.
+system_revisions = revision_table(
+    Base.metadata, "system_revisions", "system_id", references="systems.id"
+)
+idempotency_keys = idempotency_table(Base.metadata)
+
+
 class SystemRevision(Base):
     """One change to a system: ``changes`` is ``{field: {before, after}}``."""
 
-    __tablename__ = "system_revisions"
+    __table__ = system_revisions
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    system_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("systems.id"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    actor: Mapped[str] = mapped_column(Text)
-    actor_org: Mapped[str] = mapped_column(Text)
-    changes: Mapped[dict[str, Any]] = mapped_column(JSONB)
-
-    __table_args__ = (Index("ix_system_revisions_system_id_at", "system_id", "at", "id"),)
+    id: Mapped[uuid.UUID]
+    system_id: Mapped[uuid.UUID]
+    at: Mapped[datetime]
+    actor: Mapped[str]
+    actor_org: Mapped[str]
+    changes: Mapped[dict[str, Any]]

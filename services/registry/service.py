@@ -18,7 +18,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain
-from services.registry.models import Resource, System, SystemRevision, Unit, events
+from services.registry.models import (
+    Resource,
+    System,
+    SystemRevision,
+    Unit,
+    events,
+    system_revisions,
+)
 from services.registry.schemas import (
     ResourceCreate,
     SystemCreate,
@@ -26,6 +33,7 @@ from services.registry.schemas import (
     UnitCreate,
 )
 from shared import pagination
+from shared import revisions as trail
 from shared.auth import HomeJurisdictions, Level, Principal, allows
 from shared.auth.access import as_uuid
 from shared.auth.access_sql import access_clause, readable
@@ -293,20 +301,13 @@ async def _record(
     diff: dict[str, Any],
     now: datetime,
 ) -> None:
-    await session.execute(insert(SystemRevision), [_revision(system.id, principal, diff, now)])
+    await trail.record(session, system_revisions, system.id, principal, diff, now)
 
 
 def _revision(
     system_id: uuid.UUID, principal: Principal, diff: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
-    return {
-        "id": new_id(),
-        "system_id": system_id,
-        "at": now,
-        "actor": principal.sub,
-        "actor_org": principal.org,
-        "changes": diff,
-    }
+    return trail.revision(system_revisions, system_id, principal, diff, now)
 
 
 def _refuse(entry: Mapping[str, Any], jurisdiction: str) -> None:
@@ -432,14 +433,9 @@ async def list_resources(
 
 async def history(
     session: AsyncSession, principal: Principal, system_id: uuid.UUID
-) -> Sequence[SystemRevision]:
+) -> Sequence[dict[str, Any]]:
     await get_system(session, principal, system_id)
-    query = (
-        select(SystemRevision)
-        .where(SystemRevision.system_id == system_id)
-        .order_by(SystemRevision.at, SystemRevision.id)
-    )
-    return (await session.scalars(query)).all()
+    return await trail.trail(session, system_revisions, system_id)
 
 
 async def compliance(

@@ -6,30 +6,26 @@ against CloudEvents 1.0 and the event type's JSON Schema (``assert_cloudevent``)
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from functools import cache
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
 from services.registry.app import RegistrySettings, build_app
 from services.registry.models import events
 from shared.auth.scopes import REGISTRY_CLOUD_WRITE
-from shared.events.schemas import SCHEMA_DIR
+from tests.support.apps import rolled_back_client
+from tests.support.checks import problem, wait_until  # noqa: F401 (older imports from here)
 from tests.support.databases import Databases
 from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
 
-PROBLEM_JSON = "application/problem+json"
+SOURCE = "/govit/registry"  # the CloudEvents source of every registry event
 
 
 def registry_settings(stack: Stack, database_url: str, **overrides: object) -> RegistrySettings:
@@ -49,21 +45,8 @@ async def registry_app(
 
 @pytest.fixture
 async def client(registry_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    db = registry_app.state.db
-    async with db.engine.connect() as conn:
-        outer = await conn.begin()
-        db.bind_to(conn)
-        try:
-            transport = httpx.ASGITransport(app=registry_app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://registry") as c:
-                yield c
-            # Whatever the test did, every event it wrote must honour the contract.
-            rows = await conn.execute(select(events.outbox.c.envelope))
-            for row in rows:
-                assert_cloudevent(row.envelope)
-        finally:
-            db.bind_to(None)
-            await outer.rollback()
+    async with rolled_back_client(registry_app, SOURCE) as c:
+        yield c
 
 
 @dataclass
@@ -157,44 +140,6 @@ async def all_outbox_events(registry_app: FastAPI) -> list[dict[str, Any]]:
         return [row.envelope for row in rows]
 
 
-@cache
-def _schema_validator(event_type: str) -> Draft202012Validator:
-    path = SCHEMA_DIR / f"{event_type}.json"
-    assert path.is_file(), f"no JSON Schema for event type {event_type}"
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
-def assert_cloudevent(envelope: dict[str, Any]) -> None:
-    """A CloudEvents 1.0 structured-JSON envelope whose data matches the type's schema."""
-    assert envelope["specversion"] == "1.0", envelope
-    for attribute in ("id", "source", "type", "subject", "time"):
-        assert isinstance(envelope.get(attribute), str) and envelope[attribute], attribute
-    uuid.UUID(envelope["id"])
-    assert envelope["source"] == "/govit/registry"
-    assert envelope["type"].startswith("govit.registry.")
-    assert envelope.get("datacontenttype") == "application/json"
-    at = datetime.fromisoformat(envelope["time"].replace("Z", "+00:00"))
-    assert at.utcoffset() is not None, "time must carry its offset (RFC 3339)"
-    data = envelope["data"]
-    errors = [e.message for e in _schema_validator(envelope["type"]).iter_errors(data)]
-    assert not errors, f"{envelope['type']}: {errors}"
-    assert envelope["subject"] == data["id"], "the subject is the entity's id"
-
-
-def problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """Assert an RFC 9457 problem+json answer with ``status`` (and ``code``); return it."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["title"] and body["type"].startswith("https://")
-    if code is not None:
-        assert body["code"] == code, body
-    return body
-
-
 async def unit_in(
     client: httpx.AsyncClient, token: TokenFactory, jurisdiction: str, name: str = "某某局"
 ) -> tuple[uuid.UUID, dict[str, str]]:
@@ -213,19 +158,6 @@ async def create_system(
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], seconds: float = 20, what: str = "condition"
-) -> None:
-    """Poll ``check`` until it holds; fail after ``seconds`` (never a bare sleep)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while loop.time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} not met within {seconds} s")
 
 
 @asynccontextmanager

@@ -16,15 +16,15 @@ from sqlalchemy import select
 from services.registry.models import events
 from shared.events.bus import STREAM, Bus
 from tests.registry.conftest import (
+    SOURCE,
     Actors,
     all_outbox_events,
-    assert_cloudevent,
     create_system,
     fresh_registry,
     make_unit,
     system_body,
-    wait_until,
 )
+from tests.support.checks import assert_cloudevent, wait_until
 from tests.support.databases import Databases
 from tests.support.fixtures import Stack, TokenFactory, auth
 
@@ -73,7 +73,7 @@ async def test_every_event_the_registry_writes_matches_its_schema(
         REGISTERED,
     ]
     for envelope in envelopes:
-        assert_cloudevent(envelope)
+        assert_cloudevent(envelope, SOURCE)
     assert len({e["id"] for e in envelopes}) == len(envelopes), "event ids are unique"
     versions = [e["data"]["version"] for e in envelopes if e["subject"] == system["id"]]
     assert versions == [1, 2, 3, 4, 5]
@@ -131,7 +131,7 @@ async def test_a_committed_system_reaches_jetstream_through_the_relay(
         finally:
             await bus.close()
         msg_id, envelope = found
-        assert_cloudevent(envelope)
+        assert_cloudevent(envelope, SOURCE)
         assert msg_id == envelope["id"], "Nats-Msg-Id is the event id (de-duplication)"
         assert envelope["type"] == REGISTERED
         assert envelope["data"]["id"] == system["id"]

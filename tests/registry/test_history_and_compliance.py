@@ -8,7 +8,12 @@ from datetime import datetime
 import httpx
 import pytest
 
-from tests.registry.conftest import Actors, create_system, problem, unit_in
+from tests.registry.conftest import (
+    Actors,
+    create_system,
+    unit_in,
+)
+from tests.support.checks import problem
 from tests.support.fixtures import TokenFactory, auth
 
 PROFILES = ["linfen-water", "xiangfen", "xinzhou-transport", "leshan", "jincheng"]

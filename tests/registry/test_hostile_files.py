@@ -20,7 +20,12 @@ from openpyxl import Workbook, load_workbook
 
 from services.registry.imports import HEAVY
 from services.registry.spreadsheets import COLUMNS, MAX_ROWS, XLSX_MEDIA_TYPE
-from tests.registry.conftest import Actors, create_system, fresh_registry, make_unit, problem
+from tests.registry.conftest import (
+    Actors,
+    create_system,
+    fresh_registry,
+    make_unit,
+)
 from tests.registry.test_import_export import (
     EXPORT,
     HEADER,
@@ -32,6 +37,7 @@ from tests.registry.test_import_export import (
     upload,
     xlsx_file,
 )
+from tests.support.checks import problem
 from tests.support.databases import Databases
 from tests.support.fixtures import Stack, TokenFactory, auth
 

@@ -14,7 +14,12 @@ from fastapi import FastAPI
 from openpyxl import Workbook, load_workbook
 
 from services.registry.spreadsheets import COLUMNS, REQUIRED_COLUMNS, XLSX_MEDIA_TYPE
-from tests.registry.conftest import Actors, create_system, outbox_events, problem
+from tests.registry.conftest import (
+    Actors,
+    create_system,
+    outbox_events,
+)
+from tests.support.checks import problem
 from tests.support.fixtures import TokenFactory, auth
 
 IMPORT = "/api/v1/systems:import"

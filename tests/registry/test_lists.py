@@ -14,10 +14,10 @@ from tests.registry.conftest import (
     create_system,
     fresh_registry,
     make_unit,
-    problem,
     system_body,
     unit_in,
 )
+from tests.support.checks import problem
 from tests.support.databases import Databases
 from tests.support.fixtures import Stack, TokenFactory, auth
 

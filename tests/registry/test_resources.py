@@ -6,7 +6,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.registry.conftest import Actors, create_system, outbox_events, problem
+from tests.registry.conftest import (
+    Actors,
+    create_system,
+    outbox_events,
+)
+from tests.support.checks import problem
 
 
 def resource_body(**overrides: object) -> dict[str, object]:

@@ -13,10 +13,10 @@ from tests.registry.conftest import (
     Actors,
     create_system,
     outbox_events,
-    problem,
     system_body,
     unit_in,
 )
+from tests.support.checks import problem
 from tests.support.fixtures import TokenFactory, auth
 
 CONTRACT_FIELDS = {

@@ -8,7 +8,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.registry.conftest import Actors, make_unit, outbox_events, problem
+from tests.registry.conftest import (
+    Actors,
+    make_unit,
+    outbox_events,
+)
+from tests.support.checks import problem
 from tests.support.fixtures import TokenFactory, auth
 
 

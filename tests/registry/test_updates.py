@@ -8,7 +8,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.registry.conftest import Actors, create_system, outbox_events, problem
+from tests.registry.conftest import (
+    Actors,
+    create_system,
+    outbox_events,
+)
+from tests.support.checks import problem
 from tests.support.fixtures import TokenFactory, auth
 
 UPDATED = "govit.registry.system.updated"

@@ -20,9 +20,9 @@ from tests.registry.conftest import (
     create_system,
     fresh_registry,
     make_unit,
-    problem,
     system_body,
 )
+from tests.support.checks import problem
 from tests.support.databases import Databases
 from tests.support.fixtures import Stack, TokenFactory, auth
 
