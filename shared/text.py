@@ -4,15 +4,16 @@ Text is NFC-normalised, stripped, bounded in length, and refused when it carries
 characters a reader cannot see or that reorder what they see: Unicode categories
 Cc (controls, including NEL), Cf (format: zero-width space, bidi overrides such as
 U+202E, BOM, soft hyphen), Zl and Zp (U+2028/U+2029), and Cs (lone surrogates, which
-no UTF-8 database can store). These are the "Trojan Source" characters
-(CVE-2021-42574) and what UTS #39 (Unicode security mechanisms) calls
-invisible/bidi controls: "\\u202e脑大市城" displays as 城市大脑, and a name of only
+no UTF-8 database can store). The bidi controls are the "Trojan Source" attack
+(CVE-2021-42574): "\\u202e脑大市城" displays as 城市大脑; the invisible ones are what
+UTS #39 (Unicode Security Mechanisms) keeps out of identifiers, since a name of only
 U+200B looks blank in every list. Multi-line fields also take line feeds (CRLF is
 stored as LF); nothing else takes any control character.
 
 Use the ``Annotated`` types (``Name``, ``Text``, ``ShortText``, ``MultilineText``) or
-build one with ``text(...)``. Each is strict (a JSON string, never a number coerced
-to one) and documents its length bounds in the OpenAPI schema.
+build one: ``Purpose = Annotated[str, TextRules(2000, multiline=True)]``. Each is
+strict (a JSON string, never a number coerced to one) and documents its length
+bounds in the OpenAPI schema.
 """
 
 from __future__ import annotations
@@ -150,12 +151,7 @@ class TextRules:
         return value
 
 
-def text(max_length: int, *, min_length: int = 1, multiline: bool = False) -> Any:
-    """An ``Annotated[str, ...]`` type: ``Purpose = text(2000, multiline=True)``."""
-    return Annotated[str, TextRules(max_length, min_length, multiline)]
-
-
-# The shapes the services share; a field needing other bounds uses ``text(...)``.
+# The shapes the services share; a field needing other bounds builds its own.
 Name = Annotated[str, TextRules(max_length=200)]
 Text = Annotated[str, TextRules(max_length=500)]
 ShortText = Annotated[str, TextRules(max_length=50)]

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import Annotated
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from shared.text import REFUSED_CATEGORIES, MultilineText, Name, clean, refused_character, text
+from shared.text import (
+    REFUSED_CATEGORIES,
+    MultilineText,
+    Name,
+    TextRules,
+    clean,
+    refused_character,
+)
 
 
 class Form(BaseModel):
     name: Name
     notes: MultilineText | None = None
-    code: text(10, min_length=2) | None = None  # type: ignore[valid-type]
+    code: Annotated[str, TextRules(10, min_length=2)] | None = None
 
 
 def refusal(**fields: object) -> dict[str, object]:
