@@ -28,13 +28,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pwd
 import shutil
 import stat
 import subprocess
 import tempfile
 from pathlib import Path
 
-NOBODY, NOGROUP = "nobody", "nogroup"
+NOBODY = "nobody"
+
+
+def _nobody_ids() -> tuple[int, int]:
+    # nobody's own group: "nogroup" on Debian, "nobody" on Fedora and Alpine
+    entry = pwd.getpwnam(NOBODY)
+    return entry.pw_uid, entry.pw_gid
 
 
 def is_root() -> bool:
@@ -45,7 +52,8 @@ def as_unprivileged(cmd: list[str]) -> list[str]:
     """``cmd`` as ``nobody`` when we are root (PostgreSQL refuses root), else as is."""
     if not is_root():
         return cmd
-    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOGROUP}", "--clear-groups", "--", *cmd]
+    uid, gid = _nobody_ids()
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", *cmd]
 
 
 def nobody_can(cmd: list[str]) -> bool:
@@ -155,7 +163,7 @@ def postgres_data_dir(data_dir: Path) -> Path:
         data_dir.parent.chmod(0o755)
         if nobody_can(["test", "-x", str(data_dir.parent)]):
             data_dir.mkdir(exist_ok=True)
-            shutil.chown(data_dir, NOBODY, NOGROUP)
+            os.chown(data_dir, *_nobody_ids())
             return data_dir  # the usual layout
         if data_dir.is_dir() and not data_dir.is_symlink() and not any(data_dir.iterdir()):
             data_dir.rmdir()  # left by a start that failed before this fix
@@ -170,7 +178,7 @@ def postgres_data_dir(data_dir: Path) -> Path:
     _prune(_checked_relocation_root(), keep=target)
     if not target.is_dir():
         target.mkdir(mode=0o700)
-        shutil.chown(target, NOBODY, NOGROUP)
+        os.chown(target, *_nobody_ids())
     # Written after the link, so a concurrent _prune never sees a record without it.
     _link_record(target).write_text(os.path.abspath(data_dir), encoding="utf-8")
     return target
