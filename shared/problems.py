@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from shared.errors import PROBLEM_JSON, GovitError, Violation, clip
 
@@ -68,6 +69,25 @@ def validation_error(exc: RequestValidationError) -> GovitError:
     )
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of the app takes on this path (RFC 9110 §15.5.6).
+
+    Starlette's 405 names only the first route whose path matched, so a path with
+    a GET and a PATCH route said ``Allow: GET``. Each method is tried against the
+    routes' public ``matches`` (included routers answer it for their own routes); a
+    mounted app (static files) speaks for itself.
+    """
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(GovitError)
     async def _govit(request: Request, exc: GovitError) -> JSONResponse:
@@ -82,6 +102,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         error = GovitError(exc.status_code, code, str(exc.detail))
         error.headers.update(exc.headers or {})
+        if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+            error.headers["Allow"] = allowed
         return problem_response(request, error)
 
     @app.exception_handler(OperationalError)

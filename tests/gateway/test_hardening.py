@@ -22,6 +22,7 @@ from gateway.__main__ import HTTP_PROTOCOL, server_options
 from gateway.app import build_app
 from gateway.routes import RouteTable
 from gateway.settings import GatewaySettings
+from services.registry import app as registry
 from shared.auth import DevKeys, Principal, TokenVerifier
 from shared.errors import PROBLEM_JSON
 from tests.gateway.conftest import SettingsFactory
@@ -356,3 +357,46 @@ async def test_an_asset_that_is_not_there_is_a_404_problem(
     response = await gw.get(path)
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM_JSON
+
+
+# --- a 405 names every method the path takes ------------------------------------------------
+
+
+@pytest.fixture
+async def real_registry(tmp_path: Path, jwks_file: Path) -> AsyncIterator[str]:
+    """The registry's real app (its router and problem handlers); no database is
+    needed for a request that no route takes."""
+    settings = registry.RegistrySettings(environment="test", home=tmp_path, jwks_file=jwks_file)
+    served = await Served(registry.build_app(settings)).start()
+    try:
+        yield served.url
+    finally:
+        await served.stop()
+
+
+@pytest.mark.parametrize("method", ["DELETE", "PUT", "POST"])
+async def test_a_405_from_the_registry_lists_every_method_of_the_path(
+    make_settings: SettingsFactory, keys: DevKeys, real_registry: str, method: str
+) -> None:
+    async with running_gateway(make_settings(registry_url=real_registry)) as gw:
+        response = await gw.request(
+            method, "/api/v1/systems/0190c0de-0000-7000-8000-000000000001", headers=auth(mint(keys))
+        )
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["code"] == "method_not_allowed"
+    assert response.headers["allow"] == "GET, PATCH"
+
+
+async def test_a_method_the_gateway_never_forwards_is_its_own_405_problem(
+    gw: httpx.AsyncClient, keys: DevKeys, services: dict[str, Upstream]
+) -> None:
+    response = await gw.request("TRACE", "/api/v1/systems/1", headers=auth(mint(keys)))
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.headers["allow"] == "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+    assert not services["registry"].state.seen
+    asset = await gw.post("/docs/swagger-ui-5.31.0/swagger-ui.css")
+    assert asset.status_code == 405
+    assert asset.headers["content-type"] == PROBLEM_JSON
+    assert asset.headers["allow"] == "GET, HEAD"
