@@ -114,6 +114,24 @@ async def test_search_text_refuses_invisible_characters_but_lists_still_filter(
     assert listed.status_code == 200, listed.text
 
 
+async def test_an_imported_cell_with_invisible_characters_is_a_row_error(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """The import validates rows with the same schema, so the same text rules."""
+    header = "org,name,status,network,cloud,sharing_connected,mlps_level"
+    good = f"{actors.unit_a},水资源监测预警系统,operating,extranet,on_cloud,true,2"
+    bad = f"{actors.unit_a},\u202e统系警预测监,operating,extranet,on_cloud,true,2"
+    content = "\r\n".join([header, good, bad]).encode()
+    response = await client.post(
+        "/api/v1/systems:import", content=content, headers={**actors.a, "Content-Type": "text/csv"}
+    )
+    refused = problem(response, 422)
+    [error] = refused["errors"]
+    assert (error["row"], error["column"]) == (3, "name")
+    assert "U+202E" in error["message"]
+    assert (await client.get(SYSTEMS, headers=actors.a)).json()["items"] == []
+
+
 # --- strict types in JSON bodies -------------------------------------------------------------
 
 
