@@ -1,6 +1,7 @@
 """Gateway overhead: GET throughput and latency straight to a service and through the gateway.
 
     .venv/bin/python bench/gateway.py [--seconds 8] [--concurrency 64] [--clients aiohttp,httpx]
+                                      [--baseline DIR]
 
 Starts, as uvicorn subprocesses on free 127.0.0.1 ports, a trivial FastAPI upstream
 and one gateway per upstream client implementation (GOVIT_UPSTREAM_CLIENT), then
@@ -8,7 +9,11 @@ drives the same authenticated ``GET /api/v1/systems/{id}`` load at each from thi
 process (an aiohttp session, ``--concurrency`` requests in flight, ``--seconds``
 per target split over ``--rounds`` interleaved rounds, after a warm-up) and prints
 requests/s, p50 and p99 with the ratio to the direct run. It ends with the
-rate-limit storage figures behind the choice in gateway/ratelimit.py. Everything
+rate-limit storage figures behind the choice in gateway/ratelimit.py. Gateways
+run with the server options of ``python -m gateway`` (its HTTP protocol, no
+Server header). ``--baseline DIR`` adds the gateway of another checkout (an
+older commit, e.g. from ``git archive``), aiohttp client, as one more target of
+the same run, so a change's cost shows as a ratio measured side by side. Everything
 shares this machine's cores: the figures compare, they do not promise a capacity.
 Traffic goes to 127.0.0.1 only, every phase is bounded in time, and the processes
 started here are stopped at the end.
@@ -72,7 +77,17 @@ class Result:
     p99_ms: float
 
 
-def _uvicorn(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+# What `python -m gateway`, make up and the k8s manifest run the gateway with.
+GATEWAY_OPTIONS = ("--http", "gateway.server:GatewayHttpProtocol", "--no-server-header")
+
+
+def _uvicorn(
+    target: str,
+    port: int,
+    env: dict[str, str],
+    options: tuple[str, ...] = (),
+    cwd: Path = REPO_ROOT,
+) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
@@ -86,8 +101,10 @@ def _uvicorn(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[by
         "--no-access-log",
         "--log-level",
         "warning",
+        *options,
     ]
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=env)
+    # The checkout in `cwd` comes first on sys.path (python -m), so its packages win.
+    return subprocess.Popen(command, cwd=cwd, env=env)
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
@@ -228,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--clients", default="aiohttp,httpx", help="gateway upstream clients to compare"
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="also run the gateway of this checkout (aiohttp client)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument(
         "--no-limiter", action="store_true", help="skip the rate-limit storage figures"
@@ -256,7 +276,12 @@ def main(argv: list[str] | None = None) -> int:
             procs.append(_uvicorn("bench.gateway:upstream_app", upstream_port, base_env))
             _wait_ready(f"{upstream}/readyz", procs[-1])
             targets = [("direct", upstream)]
-            for client in clients:
+            gateways: list[tuple[str, str, Path, tuple[str, ...]]] = [
+                (f"gateway ({c})", c, REPO_ROOT, GATEWAY_OPTIONS) for c in clients
+            ]
+            if args.baseline:
+                gateways.append(("baseline (aiohttp)", "aiohttp", args.baseline.resolve(), ()))
+            for name, client, tree, options in gateways:
                 port = free_port()
                 env = {
                     **base_env,
@@ -270,9 +295,9 @@ def main(argv: list[str] | None = None) -> int:
                     "GOVIT_UPSTREAM_CLIENT": client,
                     "GOVIT_RATE_LIMIT_CLIENT": "100000000/minute",  # on, as in production
                 }
-                procs.append(_uvicorn("gateway.app:build_app", port, env))
+                procs.append(_uvicorn("gateway.app:build_app", port, env, options, tree))
                 _wait_ready(f"http://127.0.0.1:{port}/healthz", procs[-1])
-                targets.append((f"gateway ({client})", f"http://127.0.0.1:{port}"))
+                targets.append((name, f"http://127.0.0.1:{port}"))
 
             # Rounds interleave the targets, so a change in the machine's other load
             # falls on all of them alike rather than on whichever ran at that moment.
