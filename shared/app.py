@@ -1,9 +1,11 @@
 """The app factory every service uses.
 
-It gives each service the same skeleton: ``/healthz``, ``/readyz`` (database and
-NATS), ``/metrics``, JSON logs with request ids, problem+json errors, the token
-verifier, and a lifespan that opens the engine and NATS, runs the outbox relay and
-the event consumers, and stops them cleanly. Nothing connects at import time.
+It gives each service the same skeleton: ``/healthz``, ``/readyz`` (database,
+NATS and every background worker), ``/metrics``, JSON logs with request ids,
+problem+json errors, the token verifier, and a lifespan that opens the engine and
+NATS, runs the outbox relay, the event consumers and any other worker under one
+supervisor (``shared/events/workers.py``), and stops them cleanly. Nothing
+connects at import time.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from shared.events.bus import Bus
 from shared.events.consumer import Consumer
 from shared.events.relay import OutboxRelay
 from shared.events.tables import EventTables
+from shared.events.workers import Supervisor, Worker
 from shared.json_body import StrictJSONMiddleware
 from shared.observability import configure_logging
 from shared.openapi import install_openapi
@@ -39,6 +42,7 @@ from shared.settings import GovitSettings
 log = logging.getLogger(__name__)
 
 ConsumerFactory = Callable[[FastAPI], Sequence[Consumer]]
+WorkerFactory = Callable[[FastAPI], Sequence[Worker]]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -49,6 +53,7 @@ def create_app(
     routers: Sequence[APIRouter],
     tables: EventTables,
     consumers: ConsumerFactory | None = None,
+    workers: WorkerFactory | None = None,
     body_limits: dict[str, int] | None = None,
     version: str = "1.0.0",
 ) -> FastAPI:
@@ -65,20 +70,24 @@ def create_app(
         app.state.db = db
         app.state.bus = bus
         app.state.tables = tables
-        stop = asyncio.Event()
-        workers: list[asyncio.Task[None]] = []
+        # Every background worker runs under the one supervisor, which restarts it
+        # with backoff if it ends and tells /readyz while it is down.
+        supervisor = Supervisor()
         if settings.outbox_relay_enabled:
-            relay = OutboxRelay(db, tables.outbox, bus, poll_seconds=settings.outbox_poll_seconds)
-            workers.append(asyncio.create_task(relay.run(stop), name="outbox-relay"))
-        for consumer in consumers(app) if consumers else ():
-            workers.append(asyncio.create_task(consumer.run(stop), name=consumer.durable))
-        log.info("started", extra={"workers": [w.get_name() for w in workers]})
+            supervisor.add(
+                OutboxRelay(db, tables.outbox, bus, poll_seconds=settings.outbox_poll_seconds)
+            )
+        supervisor.add_all(consumers(app) if consumers else ())
+        supervisor.add_all(workers(app) if workers else ())
+        app.state.workers = supervisor
+        stop = asyncio.Event()
+        supervisor.start(stop)
+        log.info("started", extra={"workers": list(supervisor.workers)})
         try:
             yield
         finally:
             stop.set()
-            if workers:
-                await asyncio.wait(workers, timeout=10)
+            await supervisor.wait(grace_seconds=10)
             await bus.close()
             await db.dispose()
 
@@ -126,11 +135,16 @@ def health_router() -> APIRouter:
             checks["nats"] = "ok"
         except Exception as exc:
             checks["nats"] = f"unavailable: {type(exc).__name__}"
-        if all(v == "ok" for v in checks.values()):
-            return {"status": "ready", "checks": checks}
-        error = GovitError(
-            503, "not_ready", "a dependency is unavailable", extra={"checks": checks}
-        )
+        supervisor: Supervisor | None = getattr(request.app.state, "workers", None)
+        workers = supervisor.report() if supervisor else {}
+        stalled = supervisor.not_ready() if supervisor else []
+        if all(v == "ok" for v in checks.values()) and not stalled:
+            return {"status": "ready", "checks": checks, "workers": workers}
+        if stalled:  # name the worker: "ready" must never hide one that stopped working
+            detail = "; ".join(f"worker {name} is {workers[name]}" for name in stalled)
+        else:
+            detail = "a dependency is unavailable"
+        error = GovitError(503, "not_ready", detail, extra={"checks": checks, "workers": workers})
         return problem_response(request, error)
 
     return router

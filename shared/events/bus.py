@@ -26,7 +26,10 @@ class Bus:
         """Connect, waiting for the server with backoff (a Procfile has no start order).
 
         Once connected, the client reconnects forever: an outage pauses the relay,
-        it never ends the process.
+        it never ends the process. Nothing is buffered while disconnected
+        (``pending_size=0``): a publish or an ack then fails at once and the worker
+        knows, instead of an ack that seems sent and a publish that waits out its
+        timeout (the relay keeps the row, JetStream redelivers the message).
         """
         async for attempt in AsyncRetrying(
             stop=stop_after_delay(wait_seconds),
@@ -41,6 +44,7 @@ class Bus:
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
                     allow_reconnect=True,
+                    pending_size=0,
                 )
         bus = cls(nc)
         await bus.ensure_stream()

@@ -5,6 +5,14 @@ DO NOTHING``) and runs the handler; only after it commits is the message acked. 
 redelivered event finds its id already there and changes nothing. A handler that
 keeps failing is retried with a growing delay and, at the last allowed delivery,
 written to ``dead_letters`` and terminated, so it never blocks the events behind it.
+A failure because the database is down is not the event's fault: it is retried
+without counting towards the dead letter.
+
+Nothing about one message ends the consumer: if the dead-letter write fails (the
+database is down) or the ack cannot be sent (NATS is gone), the message is simply
+redelivered later; JetStream itself never gives up on a message (``max_deliver``
+is unlimited), the count of deliveries is enforced here. A subscription that keeps
+failing raises, and the supervisor (``workers.py``) subscribes again with backoff.
 """
 
 from __future__ import annotations
@@ -12,23 +20,40 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 
 import nats.errors
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from prometheus_client import Counter
 from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.session import Database
 from shared.events.bus import STREAM, Bus
 from shared.events.envelope import Event, decode_event
 from shared.events.tables import EventTables
+from shared.events.workers import Health
 from shared.ids import new_id
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+
+DUPLICATES = Counter(
+    "govit_events_duplicates_total",
+    "Redelivered events the inbox had already seen (acked, handler not run)",
+    ["consumer"],
+)
+DEAD_LETTERED = Counter(
+    "govit_events_dead_lettered_total", "Events written to dead_letters", ["consumer"]
+)
+# After this many fetches in a row fail (not time out), subscribe again from scratch.
+MAX_FETCH_FAILURES = 10
+MAX_RETRY_DELAY_SECONDS = 60.0
 
 
 class Consumer:
@@ -56,50 +81,98 @@ class Consumer:
         self.ack_wait_seconds = ack_wait_seconds
         self.retry_delay_seconds = retry_delay_seconds
         self.batch_size = batch_size
+        self.health = Health(durable)
+
+    @property
+    def name(self) -> str:
+        return self.durable
 
     async def run(self, stop: asyncio.Event) -> None:
-        sub = await self.bus.js.pull_subscribe(
-            self.subject,
-            durable=self.durable,
-            stream=STREAM,
-            config=ConsumerConfig(
+        sub = await self._subscribe()  # failing here ends the run: the supervisor retries
+        self.health.running()
+        failures = 0
+        try:
+            while not stop.is_set():
+                try:
+                    messages = await sub.fetch(self.batch_size, timeout=1)
+                except nats.errors.TimeoutError:
+                    messages = []  # nothing waiting: the server answered, all is well
+                except Exception as exc:  # connection trouble: the client reconnects by itself
+                    failures += 1
+                    first = self.health.failing(exc)
+                    log.warning(
+                        "fetch failed: %r", exc, extra={"consumer": self.durable}, exc_info=first
+                    )
+                    if failures >= MAX_FETCH_FAILURES:
+                        raise
+                    await asyncio.sleep(0.5)
+                    continue
+                failures = 0
+                handled = [await self.process(msg) for msg in messages]
+                if all(handled):
+                    self.health.running()
+        finally:
+            with suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        # add_consumer creates the durable consumer or updates its config (NATS 2.10+),
+        # so a changed setting reaches a consumer created by an earlier release.
+        await self.bus.js.add_consumer(
+            STREAM,
+            ConsumerConfig(
+                name=self.durable,
+                durable_name=self.durable,
+                filter_subject=self.subject,
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
-                max_deliver=self.max_deliveries,
+                max_deliver=-1,  # never dropped by JetStream: see the module docstring
                 ack_wait=self.ack_wait_seconds,
             ),
         )
-        while not stop.is_set():
-            try:
-                messages = await sub.fetch(self.batch_size, timeout=1)
-            except nats.errors.TimeoutError:
-                continue
-            except Exception:  # connection trouble: the client reconnects by itself
-                log.warning("fetch failed", exc_info=True)
-                await asyncio.sleep(0.5)
-                continue
-            for msg in messages:
-                await self.process(msg)
+        return await self.bus.js.pull_subscribe_bind(durable=self.durable, stream=STREAM)
 
-    async def process(self, msg: Msg) -> None:
+    async def process(self, msg: Msg) -> bool:
+        """Handle one message; False if it could not be settled (it will come again)."""
+        try:
+            await self._process(msg)
+        except Exception as exc:
+            # The database is down, or the dead-letter write or the ack/nak/term failed:
+            # nothing is lost, the message comes again (after its nak delay or ack_wait)
+            # and the inbox keeps it idempotent.
+            first = self.health.failing(exc)  # the traceback once, then one line
+            log.warning(
+                "message not settled; it will be redelivered: %r",
+                exc,
+                extra={"consumer": self.durable, "subject": msg.subject},
+                exc_info=first,
+            )
+            return False
+        return True
+
+    async def _process(self, msg: Msg) -> None:
         deliveries = msg.metadata.num_delivered or 1
         try:
             event = decode_event(msg.data)
         except Exception as exc:  # poison: it will never decode, so do not retry it
-            await self._dead_letter(msg, None, exc, deliveries)
-            await msg.term()
+            await self._dead_letter_and_term(msg, None, exc, deliveries)
             return
         try:
             async with self.db.transaction() as session:
-                await self.handle_once(session, event)
+                ran = await self.handle_once(session, event)
         except Exception as exc:
+            if await self._database_is_down(exc):
+                # Not the event's fault: retry later, and never dead-letter it for this.
+                await msg.nak(delay=self._retry_delay(deliveries))
+                raise
             if deliveries >= self.max_deliveries:
-                await self._dead_letter(msg, event.id, exc, deliveries)
-                await msg.term()
+                await self._dead_letter_and_term(msg, event.id, exc, deliveries)
             else:
                 log.warning("handler failed; will retry", extra={"event_id": event.id})
-                await msg.nak(delay=self.retry_delay_seconds * deliveries)
+                await msg.nak(delay=self._retry_delay(deliveries))
             return
+        if not ran:
+            DUPLICATES.labels(self.durable).inc()
         await msg.ack()
 
     async def handle_once(self, session: AsyncSession, event: Event) -> bool:
@@ -115,6 +188,32 @@ class Consumer:
             return False
         await self.handler(session, event)
         return True
+
+    async def _database_is_down(self, exc: Exception) -> bool:
+        """A lost connection (PostgreSQL restarting) or a database that does not answer."""
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        try:
+            await asyncio.wait_for(self.db.ping(), timeout=2)
+        except Exception:
+            return True
+        return False
+
+    def _retry_delay(self, deliveries: int) -> float:
+        return min(MAX_RETRY_DELAY_SECONDS, self.retry_delay_seconds * deliveries)
+
+    async def _dead_letter_and_term(
+        self, msg: Msg, event_id: str | None, exc: BaseException, deliveries: int
+    ) -> None:
+        try:
+            await self._dead_letter(msg, event_id, exc, deliveries)
+        except Exception:
+            # The database is down at the last delivery: keep the message (JetStream
+            # redelivers it; the handler gets another chance once the database is back).
+            with suppress(Exception):
+                await msg.nak(delay=self._retry_delay(deliveries))
+            raise
+        await msg.term()
 
     async def _dead_letter(
         self, msg: Msg, event_id: str | None, exc: BaseException, deliveries: int
@@ -132,3 +231,4 @@ class Consumer:
                     deliveries=deliveries,
                 )
             )
+        DEAD_LETTERED.labels(self.durable).inc()

@@ -28,7 +28,20 @@ class EventTables:
     dead_letters: Table
 
 
-def event_tables(metadata: MetaData) -> EventTables:
+def event_tables(metadata: MetaData, *, parking: bool = True) -> EventTables:
+    """The three tables; ``parking=False`` is the shape of the first migration only.
+
+    Migrations are frozen: revision 0001 creates the tables as they were, and the
+    parking revision adds ``parked_at`` and its index.
+    """
+    later: list[Column[object] | Index] = []
+    if parking:
+        later = [
+            # Set when the relay gave up on the row after ``max_attempts`` failed
+            # publishes; the relay skips it until an operator re-sends it.
+            Column("parked_at", DateTime(timezone=True), nullable=True),
+            Index("ix_outbox_parked", "created_at", postgresql_where=text("parked_at IS NOT NULL")),
+        ]
     outbox = Table(
         "outbox",
         metadata,
@@ -38,10 +51,12 @@ def event_tables(metadata: MetaData) -> EventTables:
         Column("envelope", JSONB, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("sent_at", DateTime(timezone=True), nullable=True),
+        # Publishes that failed while JetStream was up (an outage is not the row's fault).
         Column("attempts", Integer, nullable=False, server_default=text("0")),
         Column("last_error", Text, nullable=True),
         # The relay only ever scans unsent rows: keep that index tiny.
         Index("ix_outbox_unsent", "created_at", postgresql_where=text("sent_at IS NULL")),
+        *later,
     )
     inbox = Table(
         "inbox",

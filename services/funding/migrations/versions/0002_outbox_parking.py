@@ -7,6 +7,8 @@ Create Date: 2026-11-25
 
 from collections.abc import Sequence
 
+from shared.events.migration import add_outbox_parking, drop_outbox_parking
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -14,8 +16,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    add_outbox_parking()
 
 
 def downgrade() -> None:
-    pass
+    drop_outbox_parking()
