@@ -1,5 +1,6 @@
-"""The suite's object-level access rule: what it grants, and that its Python predicate
-and its SQL clause agree on PostgreSQL for every role × record combination."""
+"""The suite's object-level access rule: what it grants, that its Python predicate
+and its SQL clause agree on PostgreSQL for every role × record combination, and
+tokens whose jurisdiction is not their unit's."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, Uuid, insert, sel
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from shared.auth import Level, Ownership, Principal, Role, allows
+from shared.auth import HomeJurisdictions, Level, Ownership, Principal, Role, allows
 from shared.auth.access_sql import access_clause
+from shared.errors import GovitError
 from tests.support.databases import Databases
 
 A = uuid.UUID("01a20000-0000-7000-8000-00000000000a")  # a jincheng unit
@@ -162,3 +164,53 @@ def test_a_directory_is_read_by_every_role_of_its_jurisdiction_and_written_by_ad
         assert allows(who, entry, directory)
         assert not allows(principal({role}, str(A), "leshan"), entry, directory)
         assert allows(who, entry, directory, Level.WRITE) == (role is Role.ADMIN)
+
+
+# --- a token's jurisdiction must be its unit's -----------------------------------------
+
+
+class Directory:
+    def __init__(self, units: dict[str, str]) -> None:
+        self.units = units
+        self.asked: list[str] = []
+
+    async def __call__(self, org: str) -> str | None:
+        self.asked.append(org)
+        return self.units.get(org)
+
+
+async def test_a_token_of_another_jurisdiction_than_its_units_is_refused() -> None:
+    homes = HomeJurisdictions()
+    directory = Directory({str(A): "jincheng"})
+    await homes.check(principal({Role.UNIT}, str(A), "jincheng"), directory)
+    for roles in ({Role.UNIT}, {Role.ADMIN}, {Role.AUDITOR}):
+        with pytest.raises(GovitError) as caught:
+            await homes.check(principal(roles, str(A), "leshan"), directory)
+        assert (caught.value.status, caught.value.code) == (403, "token_jurisdiction_mismatch")
+    assert directory.asked == [str(A)], "a unit never moves: its answer is remembered"
+    await homes.check(principal({Role.ADMIN}, "no-unit-yet", "leshan"), directory)
+
+
+async def test_an_unknown_org_is_asked_again_once_its_answer_is_stale() -> None:
+    now = [0.0]
+    homes = HomeJurisdictions(unknown_seconds=60, clock=lambda: now[0])
+    directory = Directory({})
+    who = principal({Role.UNIT}, str(B), "leshan")
+    await homes.check(who, directory)
+    now[0] = 59.9
+    await homes.check(who, directory)
+    assert directory.asked == [str(B)]
+    directory.units[str(B)] = "jincheng"  # a projection learns of the unit
+    now[0] = 60.0
+    with pytest.raises(GovitError):
+        await homes.check(who, directory)
+    assert directory.asked == [str(B), str(B)]
+
+
+async def test_the_memory_of_homes_is_bounded() -> None:
+    homes = HomeJurisdictions(max_entries=2)
+    directory = Directory({str(A): "jincheng", str(B): "jincheng", str(C): "leshan"})
+    for org, jurisdiction in [(A, "jincheng"), (B, "jincheng"), (C, "leshan")]:
+        await homes.check(principal({Role.UNIT}, str(org), jurisdiction), directory)
+    await homes.check(principal({Role.UNIT}, str(A), "jincheng"), directory)
+    assert directory.asked == [str(A), str(B), str(C), str(A)], "the oldest was forgotten"
