@@ -5,15 +5,19 @@ PostgreSQL and NATS start first (from the wheels, data under ``.govit/``) unless
 service, every service's migrations, and the five services plus the gateway as
 separate processes under honcho, each wrapped in ``keep_running`` so a service that
 dies is restarted (with backoff, logged) instead of honcho stopping everything.
-Ctrl-C stops honcho's processes first, then NATS, then PostgreSQL.
+Ctrl-C stops honcho's processes first, then NATS, then PostgreSQL; so do SIGTERM and
+SIGHUP (a closed terminal), which would otherwise end this process alone and leave
+the others, each in its own session, running.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 from honcho.manager import Manager
 from honcho.printer import Printer
@@ -35,6 +39,16 @@ from shared.settings import GovitSettings
 PG_PORT, NATS_PORT, NATS_MONITOR_PORT = 54329, 42229, 48229
 
 
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # unwinds through main's ``finally``, as Ctrl-C does
+
+
+def _hang_up(_signum: int, _frame: FrameType | None) -> None:
+    # Handled as SIGTERM: ours before honcho starts, honcho's "stop all" after. The
+    # honcho workers forked from here inherit this and ignore the SIGTERM it sends.
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _port(preferred: int) -> int:
     return preferred if port_is_free(preferred) else free_port()
 
@@ -53,6 +67,15 @@ def _uvicorn(target: str, port: int) -> str:
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _hang_up)
+    try:
+        return _up()
+    except KeyboardInterrupt:
+        return 130
+
+
+def _up() -> int:
     settings = GovitSettings()
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)

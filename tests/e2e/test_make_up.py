@@ -147,3 +147,17 @@ def test_make_up_serves_every_service_restarts_a_dead_one_and_ctrl_c_stops_all(
     while processes_with_home(home) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert processes_with_home(home) == []
+
+
+def test_closing_the_terminal_stops_everything_too(
+    suite: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    proc, gateway, home = suite
+    wait_for(f"{gateway}/readyz", 120, proc)
+
+    os.killpg(proc.pid, signal.SIGHUP)  # what a closed terminal sends its foreground job
+    proc.wait(timeout=60)
+    deadline = time.monotonic() + 15
+    while processes_with_home(home) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_with_home(home) == []
