@@ -86,6 +86,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._conn: asyncpg.Connection | None = None  # the lock holder and NOTIFY listener
         self.active = False
+        self._pass_timeout = 30 + 2 * batch_size * publish_timeout  # publish + stream check
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
@@ -94,7 +95,11 @@ class OutboxRelay:
                 published = 0
                 try:
                     if await self._hold_lock():
-                        published = await self.publish_pending()
+                        # Bounded: a pass stuck on a half-open connection must not
+                        # leave the relay "running" while nothing leaves.
+                        published = await asyncio.wait_for(
+                            self.publish_pending(), timeout=self._pass_timeout
+                        )
                     else:
                         self.health.standby()
                 except Exception as exc:  # PostgreSQL restarting, NATS gone, anything
