@@ -34,7 +34,7 @@ from gateway.metrics import RouteMetrics
 from gateway.ratelimit import RateLimiter
 from gateway.routes import Route, RouteTable
 from shared.body_limit import payload_too_large
-from shared.errors import GovitError
+from shared.errors import GovitError, clip
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class Gateway:
         method, path = request.method, request.scope["path"]
         route = self.table.resolve(path)
         if route is None:
-            raise GovitError(404, "route_not_found", f"no service owns the path {path}")
+            raise GovitError(404, "route_not_found", f"no service owns the path {clip(path)!r}")
         status = 500
         try:
             response = await self._forward(request, route, method, path)

@@ -400,3 +400,9 @@ async def test_a_method_the_gateway_never_forwards_is_its_own_405_problem(
     assert asset.status_code == 405
     assert asset.headers["content-type"] == PROBLEM_JSON
     assert asset.headers["allow"] == "GET, HEAD"
+
+
+async def test_a_refusal_echoes_a_long_path_only_clipped(gw: httpx.AsyncClient) -> None:
+    response = await gw.get(f"/api/v1/nobody/{'x' * 5000}")
+    assert response.status_code == 404
+    assert len(response.json()["detail"]) < 200
