@@ -10,7 +10,7 @@ its error answers at it:
 
 * ``install_openapi`` (called by the app factory) adds what every route of a
   kind answers, so no route can forget it: 401 where a bearer token is required
-  (and the ``bearer`` security scheme), 413 where a body is read, 5XX
+  (and the ``bearer`` security scheme), 400 and 413 where a body is read, 5XX
   (database unavailable, internal error) everywhere, and FastAPI's own 422 —
   which the app answers as problem+json, not as ``HTTPValidationError``.
 """
@@ -107,7 +107,7 @@ PROBLEM_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 _DESCRIPTIONS = {
-    400: "The request is malformed.",
+    400: "The request body cannot be parsed.",
     401: "The bearer token is missing or invalid (`WWW-Authenticate: Bearer`).",
     403: "The caller's role or organisation may not do this.",
     404: "No such resource (or not visible to the caller).",
@@ -171,6 +171,8 @@ def document_problems(document: dict[str, Any], routes: Sequence[BaseRoute]) -> 
                 operation.setdefault("security", [{"bearer": []}])
                 responses.setdefault("401", problem_response(401))
             if "requestBody" in operation:
+                # 400: a body that is not text in its declared charset (FastAPI's parser)
+                responses.setdefault("400", problem_response(400))
                 responses.setdefault("413", problem_response(413))
             responses.setdefault("5XX", problem_response("5XX"))
             for status, response in responses.items():

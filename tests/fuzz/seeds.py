@@ -1,0 +1,84 @@
+"""What each service's fuzz starts from, so generated requests reach past 404.
+
+A seeder writes through the service's own API (a separate app instance on the
+same database) and returns ids by the name of the path parameter or body field
+they can stand for; the fuzz swaps them in for some of the generated values.
+A service without a seeder is fuzzed on its empty database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from tests.support.fixtures import TokenFactory, auth
+
+JURISDICTION = "linfen-water"
+
+
+@dataclass
+class Seeded:
+    unit_org: str = "00000000-0000-0000-0000-000000000000"  # the unit role's org
+    known: dict[str, list[str]] = field(default_factory=dict)  # name → ids
+
+
+Seeder = Callable[[httpx.AsyncClient, TokenFactory], Awaitable[Seeded]]
+
+
+async def _created(response: httpx.Response) -> str:
+    assert response.status_code == 201, response.text
+    ident: str = response.json()["id"]
+    return ident
+
+
+async def seed_registry(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
+    admin = auth(token(roles=["admin"], jurisdiction=JURISDICTION))
+    units = [
+        await _created(
+            await client.post(
+                "/api/v1/units", json={"name": name, "jurisdiction": JURISDICTION}, headers=admin
+            )
+        )
+        for name in ("临汾市水利局信息中心", "临汾市水文水资源勘测站")
+    ]
+    owner = auth(token(roles=["unit"], org=units[0], jurisdiction=JURISDICTION))
+    system = {
+        "name": "水资源监测预警系统",
+        "org": units[0],
+        "status": "operating",
+        "network": "extranet",
+        "cloud": "on_cloud",
+        "sharing_connected": True,
+        "mlps_level": 2,
+        "crypto_assessed": True,
+        "asset_registered": True,
+    }
+    operating = await _created(await client.post("/api/v1/systems", json=system, headers=owner))
+    retired = await _created(
+        await client.post(
+            "/api/v1/systems",
+            json={**system, "name": "旧水位站", "status": "retired"},
+            headers=owner,
+        )
+    )
+    resource = {
+        "name": "水位监测数据",
+        "source": "水文站",
+        "format": "JSON",
+        "update_frequency": "每小时",
+        "share_type": "conditional",
+        "open_type": "none",
+    }
+    response = await client.post(
+        f"/api/v1/systems/{operating}/resources", json=resource, headers=owner
+    )
+    assert response.status_code == 201, response.text
+    return Seeded(
+        unit_org=units[0],
+        known={"unit_id": units, "parent": units, "org": units, "system_id": [operating, retired]},
+    )
+
+
+SEEDERS: dict[str, Seeder] = {"registry": seed_registry}
