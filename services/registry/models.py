@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
 from shared.events import event_tables
+from shared.events.publisher import Publisher
 from shared.idempotency import idempotency_table
 from shared.ids import new_id
 from shared.revisions import revision_table
@@ -35,6 +36,7 @@ class Base(DeclarativeBase):
 
 
 events = event_tables(Base.metadata)
+publisher = Publisher("registry", events.outbox)  # source /govit/registry, its outbox
 
 
 class Unit(Base):

@@ -24,6 +24,7 @@ from services.registry.models import (
     SystemRevision,
     Unit,
     events,
+    publisher,
     system_revisions,
 )
 from services.registry.schemas import (
@@ -38,12 +39,12 @@ from shared.auth import HomeJurisdictions, Level, Principal, allows
 from shared.auth.access import as_uuid
 from shared.auth.access_sql import access_clause, readable
 from shared.errors import GovitError, Violation, forbidden, not_found, rule_refusal
-from shared.events import Event, emit, emit_many, new_event
+from shared.events import Event, emit, emit_many
 from shared.ids import new_id
 from shared.pagination import escape_like, keyset, next_page
 from shared.policy import load_profile
 
-SOURCE = "/govit/registry"
+SOURCE = publisher.source
 MAX_PAGE = 500
 # Runs a function off the event loop (``shared.spreadsheets.HeavyWork.run``).
 Offload = Callable[..., Awaitable[Any]]
@@ -115,9 +116,7 @@ def unit_view(unit: Unit) -> dict[str, Any]:
 def _event(
     type_: str, subject: uuid.UUID, data: dict[str, Any], now: datetime, validate: bool = True
 ) -> Event:
-    return new_event(
-        type_, source=SOURCE, subject=str(subject), data=data, time=now, validate=validate
-    )
+    return publisher.event(type_, subject, data, now, validate=validate)
 
 
 # --- units --------------------------------------------------------------------------
