@@ -12,6 +12,8 @@ import asyncio
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import pytest
 
 from deploy.local.stack import PG_INSTALL, Postgres, free_port
 from deploy.local.unprivileged import postgres_data_dir, remove_relocated
+from shared.settings import REPO_ROOT
 
 
 def copy_of_the_wheel(site: Path) -> Path:
@@ -96,3 +99,14 @@ def test_relocated_data_whose_link_was_deleted_is_pruned_at_the_next_start(
         assert not forgotten.exists()
     finally:
         remove_relocated(live)
+
+
+def test_make_clean_removes_the_relocated_data_with_the_folder(tmp_path: Path) -> None:
+    tmp_path.chmod(0o700)
+    home = tmp_path / "checkout" / ".govit"
+    data = postgres_data_dir(home / "test-1" / "pg")
+    subprocess.run(
+        [sys.executable, "-m", "deploy.local.clean", str(home)], cwd=REPO_ROOT, check=True
+    )
+    assert not home.exists()
+    assert not data.exists()
