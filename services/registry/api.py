@@ -175,6 +175,7 @@ _BUSY = {
     "/systems:import",
     status_code=201,
     response_model=ImportResult,
+    dependencies=[Idempotent],
     openapi_extra=_IMPORT_BODY,
     responses=problem_responses(
         403,
