@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from services.registry import errors
 from shared.auth.access import Level, Ownership, allows
 from shared.auth.principal import Principal, Role
 from shared.auth.scopes import REGISTRY_CLOUD_WRITE
@@ -83,18 +84,18 @@ def platform_may_change(principal: Principal, jurisdiction: str, fields: Iterabl
 
 def change_refusal(principal: Principal, fields: Iterable[str]) -> tuple[str, str, dict[str, Any]]:
     """Why ``may_change`` said no to a caller who may read the system:
-    ``(code, message, extra)`` for a 403."""
+    ``(code, message, extra)`` for a 403 (an access refusal: no regulation to cite)."""
     if not principal.has_role(Role.PLATFORM):
-        return "forbidden", "only the owning unit may change its catalogue entry", {}
+        return errors.FORBIDDEN.code, "only the owning unit may change its catalogue entry", {}
     others = sorted(set(fields) - PLATFORM_FIELDS)
     if others:
         return (
-            "field_not_permitted",
+            errors.FIELD_NOT_PERMITTED.code,
             "the government cloud platform may change only `cloud`",
             {"fields": others},
         )
     return (
-        "scope_required",
+        errors.SCOPE_REQUIRED.code,
         f"reporting cloud migration state needs the scope {REGISTRY_CLOUD_WRITE!r}, "
         "which the identity platform issues to the government cloud platform only",
         {"required_scope": REGISTRY_CLOUD_WRITE},
@@ -104,23 +105,46 @@ def change_refusal(principal: Principal, fields: Iterable[str]) -> tuple[str, st
 # --- lifecycle ----------------------------------------------------------------------
 
 
+# No article of the five regulations governs a system's lifecycle: these two are the
+# registry's own rules, cited ``registry:...`` (not ``<profile>:<article>``) so that
+# nobody mistakes them for a regulation. Why they hold: the catalogue is the history
+# projects were approved and funded against, and every change is a revision.
+LIFECYCLE_FORWARD = "registry:lifecycle-forward"
+RETIRED_FINAL = "registry:retired-final"
+
+
 def transition_allowed(current: Status, new: Status) -> bool:
     """Forward only (a step may be skipped); ``retired`` is final."""
     return LIFECYCLE.index(new) >= LIFECYCLE.index(current) and current != "retired"
 
 
-def lifecycle_refusal(current: Status, new: Status) -> tuple[str, str] | None:
-    """Why a change to a system in ``current`` status (to ``new``) is refused, if it is:
-    ``(code, message)``. Only asked about changes that change something."""
+def lifecycle_violation(current: Status, new: Status) -> Violation | None:
+    """Why a change to a system in ``current`` status (to ``new``) is refused, if it is.
+    Only asked about changes that change something (or that add to the system)."""
     if current == "retired":
-        return "system_retired", "a retired system is kept as history, unchanged"
+        return Violation(
+            RETIRED_FINAL,
+            "系统已退役，作为历史记录保留，不再变更（登记平台规则，非规章条款）",
+            "a retired system is kept as history, unchanged",
+        )
     if not transition_allowed(current, new):
-        return (
-            "status_transition_invalid",
+        return Violation(
+            LIFECYCLE_FORWARD,
+            f"系统状态只能向前变更（规划 → 建设 → 运行 → 退役），不能从 {current} 改为 {new}"
+            "（登记平台规则，非规章条款）",
             "status moves forward only (planned → building → operating → retired); "
             f"{current} → {new} is not allowed",
         )
     return None
+
+
+def lifecycle_refusal(current: Status, new: Status) -> tuple[str, str] | None:
+    """Transitional, for ``service._apply`` until it raises ``errors.lifecycle_refused``."""
+    violation = lifecycle_violation(current, new)
+    if violation is None:
+        return None
+    code = errors.SYSTEM_RETIRED if current == "retired" else errors.STATUS_TRANSITION_INVALID
+    return code.code, violation.message_en
 
 
 # --- rules on a catalogue entry ----------------------------------------------------------

@@ -35,6 +35,7 @@ from services.registry.spreadsheets import (
     read_catalogue,
 )
 from shared.auth import Principal
+from shared.errors import Violation
 from shared.policy import load_profile
 from shared.spreadsheets import HeavyWork
 from shared.spreadsheets.writers import CsvWriter, SheetWriter, XlsxWriter
@@ -152,8 +153,15 @@ def _plan(
             errors.append(
                 CellError(row.number, "id", "the same system appears twice", "同一系统出现了两次")
             )
-        elif refusal := _lifecycle_refusal(system, _row_patch(row, body)):
-            errors.append(CellError(row.number, "status", refusal, f"状态不能这样变更：{refusal}"))
+        elif refusal := _lifecycle_violation(system, _row_patch(row, body)):
+            errors.append(
+                CellError(
+                    row.number,
+                    "status",
+                    f"{refusal.rule}: {refusal.message_en}",
+                    f"{refusal.rule}：{refusal.message_zh}",
+                )
+            )
         else:
             updates.append((row, body, system))
         seen.add(system_id)
@@ -231,14 +239,13 @@ def _row_patch(row: Row, body: SystemCreate) -> dict[str, Any]:
     return body.model_dump(include=set(domain.SYSTEM_FIELDS) & set(row.cells))
 
 
-def _lifecycle_refusal(system: System, patch: Mapping[str, Any]) -> str | None:
+def _lifecycle_violation(system: System, patch: Mapping[str, Any]) -> Violation | None:
     """What ``_apply`` would refuse for this row, found before anything is written."""
     before = service.entry_of(system)
     after = {**before, **patch}
     if not domain.changes(before, after):
         return None
-    refusal = domain.lifecycle_refusal(system.status, after["status"])
-    return refusal[1] if refusal else None
+    return domain.lifecycle_violation(system.status, after["status"])
 
 
 async def _units(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Unit]:
