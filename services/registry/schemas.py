@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from services.registry.domain import Cloud, Network, OpenType, ShareType, Status
 from shared.policy.rules import ProfileId as Jurisdiction
@@ -21,6 +22,7 @@ from shared.text import Name, ShortText, Text, TextRules
 
 MlpsLevel = Annotated[StrictInt, Field(ge=1, le=5)]
 SearchText = Annotated[str, TextRules(max_length=100, min_length=0)]
+NotNull = SkipJsonSchema[None]  # the default "left out", never a value a client sends
 
 
 class Body(BaseModel):
@@ -70,16 +72,18 @@ class SystemCreate(Body):
 class SystemPatch(Body):
     """Only the fields sent are changed; ``org`` is fixed once catalogued."""
 
-    name: Name | None = None
-    status: Status | None = None
-    network: Network | None = None
-    cloud: Cloud | None = None
+    # ``NotNull`` fields may be left out but not sent as null (``_not_null``), so the
+    # OpenAPI document does not offer null for them.
+    name: Name | NotNull = None
+    status: Status | NotNull = None
+    network: Network | NotNull = None
+    cloud: Cloud | NotNull = None
     cloud_exempt_reason: Text | None = None
     private_network_approval: Text | None = None
-    sharing_connected: StrictBool | None = None
+    sharing_connected: StrictBool | NotNull = None
     mlps_level: MlpsLevel | None = None
-    crypto_assessed: StrictBool | None = None
-    asset_registered: StrictBool | None = None
+    crypto_assessed: StrictBool | NotNull = None
+    asset_registered: StrictBool | NotNull = None
 
     @field_validator(
         "name",

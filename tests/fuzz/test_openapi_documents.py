@@ -140,3 +140,21 @@ async def test_answers_from_outside_the_routes_match_the_problem_schema() -> Non
     for answer in answers:
         assert answer.headers["content-type"] == PROBLEM_JSON
         assert not [e.message for e in validator.iter_errors(answer.json())], answer.text
+
+
+def _allows_null(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "null" or any(_allows_null(s) for s in schema.get("anyOf", []))
+
+
+def test_a_patch_offers_null_only_where_null_is_accepted() -> None:
+    from pydantic import ValidationError
+
+    from services.registry.schemas import SystemPatch
+
+    schema = build_app("registry").openapi()["components"]["schemas"]["SystemPatch"]
+    for name, definition in schema["properties"].items():
+        if _allows_null(definition):
+            SystemPatch.model_validate({name: None})  # must not raise
+        else:
+            with pytest.raises(ValidationError):
+                SystemPatch.model_validate({name: None})
