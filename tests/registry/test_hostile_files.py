@@ -385,3 +385,16 @@ async def test_an_export_streams_a_file_of_every_row(
         else:
             assert len(exported.content.decode("utf-8-sig").splitlines()) == 1201
     assert HEADER == [c for c in COLUMNS if c != "id"]
+
+
+async def test_a_retried_import_with_its_idempotency_key_never_imports_twice(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    data = csv_file([row(actors.unit_a, name=f"系统{i}") for i in range(3)])
+    headers = {**actors.a, "Content-Type": "text/csv", "Idempotency-Key": "import-2026-11-25"}
+    first = await client.post(IMPORT, content=data, headers=headers)
+    again = await client.post(IMPORT, content=data, headers=headers)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert len(await listed(client, actors.a)) == 3
