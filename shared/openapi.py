@@ -50,7 +50,7 @@ PROBLEM_SCHEMAS: dict[str, dict[str, Any]] = {
                 "description": "A URI naming the problem: https://govit.example/problems/{code}.",
             },
             "title": {"type": "string", "description": "The HTTP status phrase."},
-            "status": {"type": "integer", "minimum": 100, "maximum": 599},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
             "code": {
                 "type": "string",
                 "description": "Stable machine-readable code (e.g. `not_found`, "
@@ -72,6 +72,10 @@ PROBLEM_SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "integer",
                 "description": "How many errors there were when `errors` lists only the first.",
             },
+            "errors_truncated": {"type": "boolean"},
+            "message_zh": {"type": "string", "description": "What went wrong, in Chinese."},
+            "message_en": {"type": "string"},
+            "existing_unit": {"type": "string", "description": "The unit already named so."},
             "required_roles": {"type": "array", "items": {"type": "string"}},
             "limit_bytes": {"type": "integer", "description": "The body limit that was exceeded."},
             "retry_after": {"type": "integer", "description": "Seconds to wait (429)."},
