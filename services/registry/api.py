@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic_core import to_json
 
-from services.registry import imports, service
+from services.registry import imports, service, views
 from services.registry.models import idempotency_keys
 from services.registry.schemas import (
     ComplianceOut,
@@ -82,7 +82,7 @@ class ExportQuery(SystemFilters):
 async def register_unit(
     body: UnitCreate, session: DbSession, principal: Admin, clock: RequestClock
 ) -> dict[str, object]:
-    return service.unit_view(await service.register_unit(session, principal, body, clock.now()))
+    return views.unit_out(await service.register_unit(session, principal, body, clock.now()))
 
 
 @router.get("/units", response_model=UnitList, responses=problem_responses(422))
@@ -90,14 +90,14 @@ async def list_units(
     session: DbSession, principal: CurrentPrincipal, jurisdiction: ProfileId | None = None
 ) -> dict[str, object]:
     units = await service.list_units(session, principal, jurisdiction)
-    return {"items": [service.unit_view(u) for u in units]}
+    return {"items": [views.unit_out(u) for u in units]}
 
 
 @router.get("/units/{unit_id}", response_model=UnitOut, responses=problem_responses(404, 422))
 async def get_unit(
     unit_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, object]:
-    return service.unit_view(await service.get_unit(session, principal, unit_id))
+    return views.unit_out(await service.get_unit(session, principal, unit_id))
 
 
 # --- systems ------------------------------------------------------------------------
@@ -114,7 +114,7 @@ async def register_system(
     body: SystemCreate, session: DbSession, principal: CurrentPrincipal, clock: RequestClock
 ) -> dict[str, object]:
     system = await service.register_system(session, principal, body, clock.now())
-    return service.system_view(system)
+    return views.system_out(system)
 
 
 @router.get("/systems", response_model=SystemPage, responses=problem_responses(403, 422))
@@ -127,7 +127,7 @@ async def list_systems(
     # The read path: rows come from typed, CHECK-constrained columns, so the page is
     # serialised once by pydantic-core, not validated again as ``SystemPage`` (which
     # ``response_model`` still documents).
-    page = {"items": [service.system_view(s) for s in systems], "next_cursor": next_cursor}
+    page = {"items": [views.system_out(s) for s in systems], "next_cursor": next_cursor}
     return Response(to_json(page), media_type="application/json")
 
 
@@ -239,7 +239,7 @@ def _caller(principal: Principal) -> str:
 async def get_system(
     system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, object]:
-    return service.system_view(await service.get_system(session, principal, system_id))
+    return views.system_out(await service.get_system(session, principal, system_id))
 
 
 @router.patch(
@@ -256,7 +256,7 @@ async def update_system(
 ) -> dict[str, object]:
     changes = patch.changes()
     system = await service.update_system(session, principal, system_id, changes, clock.now())
-    return service.system_view(system)
+    return views.system_out(system)
 
 
 @router.post(
@@ -272,8 +272,9 @@ async def add_resource(
     session: DbSession,
     principal: CurrentPrincipal,
     clock: RequestClock,
-) -> object:
-    return await service.add_resource(session, principal, system_id, body, clock.now())
+) -> dict[str, object]:
+    resource = await service.add_resource(session, principal, system_id, body, clock.now())
+    return views.resource_out(resource)
 
 
 @router.get(
@@ -284,7 +285,8 @@ async def add_resource(
 async def list_resources(
     system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, object]:
-    return {"items": await service.list_resources(session, principal, system_id)}
+    resources = await service.list_resources(session, principal, system_id)
+    return {"items": [views.resource_out(r) for r in resources]}
 
 
 @router.get(
@@ -305,12 +307,7 @@ async def system_compliance(
     system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, object]:
     system, violations = await service.compliance(session, principal, system_id)
-    return {
-        "system_id": system.id,
-        "profile": system.jurisdiction,
-        "facts": service.system_state(system)["facts"],
-        "violations": [v.as_dict() for v in violations],
-    }
+    return views.compliance_out(system, violations)
 
 
 async def _upload(request: Request) -> bytes:

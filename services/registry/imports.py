@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import domain, service
+from services.registry import domain, service, views
 from services.registry.models import System, Unit
 from services.registry.schemas import SystemCreate, SystemFilters
 from services.registry.spreadsheets import (
@@ -241,7 +241,7 @@ def _row_patch(row: Row, body: SystemCreate) -> dict[str, Any]:
 
 def _lifecycle_violation(system: System, patch: Mapping[str, Any]) -> Violation | None:
     """What ``_apply`` would refuse for this row, found before anything is written."""
-    before = service.entry_of(system)
+    before = views.entry(system)
     after = {**before, **patch}
     if not domain.changes(before, after):
         return None

@@ -19,7 +19,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import domain
+from services.registry import domain, views
 from services.registry.models import (
     Resource,
     System,
@@ -52,69 +52,6 @@ MAX_PAGE = 500
 # Runs a function off the event loop (``shared.spreadsheets.HeavyWork.run``).
 Offload = Callable[..., Awaitable[Any]]
 COPY_FROM = 100  # rows per batch from which a creation batch is COPYed, not INSERTed
-
-
-# --- views: one representation for responses and event payloads ---------------------
-
-
-def row_of(system: System | Mapping[str, Any]) -> Mapping[str, Any]:
-    """A ``systems`` row as a mapping: Core rows pass through, ORM objects are read once.
-
-    Every shape below starts from a row, so a list reads Core rows and builds each
-    answer once (no ORM object, no second dict, no response-model validation).
-    """
-    if isinstance(system, System):
-        return {column.key: getattr(system, column.key) for column in _SYSTEM_COLUMNS}
-    return system
-
-
-def system_state(system: System | Mapping[str, Any]) -> dict[str, Any]:
-    """The full current state, as ``govit.registry.system.*`` events carry it."""
-    row = row_of(system)
-    state: dict[str, Any] = {
-        "id": str(row["id"]),
-        "org": str(row["org_id"]),
-        "jurisdiction": row["jurisdiction"],
-    }
-    for field in domain.SYSTEM_FIELDS:
-        state[field] = row[field]
-    state["resource_count"] = row["resource_count"]
-    # ``Facts`` is a flat dataclass: its ``vars`` is the dict, without asdict's deep copy.
-    state["facts"] = dict(vars(domain.facts(row)))
-    state["version"] = row["version"]
-    return state
-
-
-def system_view(system: System | Mapping[str, Any]) -> dict[str, Any]:
-    """``SystemOut``: the state with its timestamps."""
-    row = row_of(system)
-    view = system_state(row)
-    view["created_at"] = row["created_at"]
-    view["updated_at"] = row["updated_at"]
-    return view
-
-
-def entry_of(system: System | Mapping[str, Any]) -> dict[str, Any]:
-    """The catalogue fields ``domain`` reasons about."""
-    row = row_of(system)
-    return {field: row[field] for field in _ENTRY_FIELDS}
-
-
-# Older names for the same shapes, kept while their callers move to the names above.
-state_of = system_state
-system_entry = entry_of
-_SYSTEM_COLUMNS = tuple(System.__table__.columns)
-_ENTRY_FIELDS = (*domain.SYSTEM_FIELDS, "resource_count", "shared_resource_count")
-
-
-def unit_view(unit: Unit) -> dict[str, Any]:
-    return {
-        "id": unit.id,
-        "name": unit.name,
-        "jurisdiction": unit.jurisdiction,
-        "parent": unit.parent_id,
-        "created_at": unit.created_at,
-    }
 
 
 def _event(
@@ -168,12 +105,7 @@ async def register_unit(
             f"{body.jurisdiction} already has a unit named {body.name}: {existing}",
             extra={"existing_unit": str(existing)},
         )
-    data = {
-        "id": str(unit.id),
-        "name": unit.name,
-        "jurisdiction": unit.jurisdiction,
-        "parent": str(unit.parent_id) if unit.parent_id else None,
-    }
+    data = views.unit_payload(unit)
     await emit(session, events.outbox, _event("govit.registry.unit.registered", unit.id, data, now))
     return unit
 
@@ -264,7 +196,7 @@ async def _apply(
     now: datetime,
 ) -> bool:
     """Apply a change to a loaded system; False when nothing actually changed."""
-    before = system_entry(system)
+    before = views.entry(system)
     after = {**before, **patch}
     diff = domain.changes(before, after)
     if not diff:
@@ -291,7 +223,7 @@ async def _changed(
     system.updated_at = now
     await session.flush()
     await _record(session, system, principal, diff, now)
-    data = {**system_state(system), "changed": sorted(diff)}
+    data = views.system_payload(system, changed=diff)
     await emit(
         session, events.outbox, _event("govit.registry.system.updated", system.id, data, now)
     )
@@ -386,8 +318,8 @@ async def list_systems(
     cursor: str | None,
 ) -> tuple[Sequence[Mapping[str, Any]], str | None]:
     """A keyset page ordered by id (UUIDv7, so new systems land on later pages)."""
-    # Core rows, not ORM objects: each row is shaped once, by ``system_view``.
-    query = filtered_systems(principal, filters).with_only_columns(*_SYSTEM_COLUMNS)
+    # Core rows, not ORM objects: each row is shaped once, by ``views.system_out``.
+    query = filtered_systems(principal, filters).with_only_columns(*System.__table__.columns)
     query = keyset(query, _PAGE_KEY, limit, cursor)
     if filters.q:
         # A name search matches anything from every row to none. Once a pooled
@@ -445,7 +377,7 @@ async def compliance(
     session: AsyncSession, principal: Principal, system_id: uuid.UUID
 ) -> tuple[System, list[Violation]]:
     system = await get_system(session, principal, system_id)
-    return system, domain.compliance(system_entry(system), load_profile(system.jurisdiction))
+    return system, domain.compliance(views.entry(system), load_profile(system.jurisdiction))
 
 
 # --- bulk creation (one path for a single registration and a whole import) ----------
@@ -561,8 +493,7 @@ def _creation_rows(
         revisions.append(_revision(row["id"], principal, domain.changes(None, entry), now))
         # One code path builds every payload of the batch: checking the first
         # against the schema checks their shape (contract tests check them all).
-        event = _event(
-            "govit.registry.system.registered", row["id"], state_of(row), now, offset == 0
-        )
+        payload = views.system_payload(row)
+        event = _event("govit.registry.system.registered", row["id"], payload, now, offset == 0)
         registered.append(event)
     return systems, revisions, registered

@@ -1,0 +1,120 @@
+"""Every shape the registry sends out, built in one place from a stored row.
+
+Three kinds, named by where they go (docs/services.md, "A response"):
+
+- ``*_out``: an answer's body, the dict ``schemas.*Out`` documents. Routes return
+  it; the read path serialises it once (no ORM-to-model validation on the way out);
+- ``*_payload``: an event's ``data``, the shape its JSON Schema file
+  (``shared/events/schemas/govit.registry.*.json``) fixes; ``tests/registry/
+  test_shape.py`` checks each against its file;
+- ``entry``: the catalogue fields ``domain`` reasons about (the rules' input).
+
+Each takes a row: a Core row mapping (the read path reads those) or an ORM object,
+read once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from services.registry import domain
+from services.registry.models import Resource, System, Unit
+from shared.errors import Violation
+
+_SYSTEM_COLUMNS = tuple(System.__table__.columns)
+_ENTRY_FIELDS = (*domain.SYSTEM_FIELDS, "resource_count", "shared_resource_count")
+_RESOURCE_COLUMNS = tuple(Resource.__table__.columns)
+
+SystemRow = System | Mapping[str, Any]
+
+
+def _row(system: SystemRow) -> Mapping[str, Any]:
+    """A ``systems`` row as a mapping: Core rows pass through, ORM objects are read once."""
+    if isinstance(system, System):
+        return {column.key: getattr(system, column.key) for column in _SYSTEM_COLUMNS}
+    return system
+
+
+# --- systems ------------------------------------------------------------------------
+
+
+def system_payload(system: SystemRow, changed: Iterable[str] | None = None) -> dict[str, Any]:
+    """``govit.registry.system.registered`` (and ``.updated`` with ``changed``): the full
+    current state, so a consumer's projection needs no other event to be right."""
+    row = _row(system)
+    payload: dict[str, Any] = {
+        "id": str(row["id"]),
+        "org": str(row["org_id"]),
+        "jurisdiction": row["jurisdiction"],
+    }
+    for field in domain.SYSTEM_FIELDS:
+        payload[field] = row[field]
+    payload["resource_count"] = row["resource_count"]
+    payload["facts"] = _facts(row)
+    payload["version"] = row["version"]
+    if changed is not None:
+        payload["changed"] = sorted(changed)
+    return payload
+
+
+def system_out(system: SystemRow) -> dict[str, Any]:
+    """``SystemOut``: the state events carry, with its timestamps."""
+    row = _row(system)
+    out = system_payload(row)
+    out["created_at"] = row["created_at"]
+    out["updated_at"] = row["updated_at"]
+    return out
+
+
+def entry(system: SystemRow) -> dict[str, Any]:
+    """The catalogue fields ``domain`` reasons about."""
+    row = _row(system)
+    return {field: row[field] for field in _ENTRY_FIELDS}
+
+
+def compliance_out(system: SystemRow, violations: Iterable[Violation]) -> dict[str, Any]:
+    """``ComplianceOut``: the facts and what keeps them false, under the unit's profile."""
+    row = _row(system)
+    return {
+        "system_id": row["id"],
+        "profile": row["jurisdiction"],
+        "facts": _facts(row),
+        "violations": [v.as_dict() for v in violations],
+    }
+
+
+def _facts(row: Mapping[str, Any]) -> dict[str, bool]:
+    # ``Facts`` is a flat dataclass: its ``vars`` is the dict, without asdict's deep copy.
+    return dict(vars(domain.facts(row)))
+
+
+# --- units and resources ----------------------------------------------------------------
+
+
+def unit_payload(unit: Unit) -> dict[str, Any]:
+    """``govit.registry.unit.registered``."""
+    return {
+        "id": str(unit.id),
+        "name": unit.name,
+        "jurisdiction": unit.jurisdiction,
+        "parent": str(unit.parent_id) if unit.parent_id else None,
+    }
+
+
+def unit_out(unit: Unit) -> dict[str, Any]:
+    """``UnitOut``."""
+    return {
+        "id": unit.id,
+        "name": unit.name,
+        "jurisdiction": unit.jurisdiction,
+        "parent": unit.parent_id,
+        "created_at": unit.created_at,
+    }
+
+
+def resource_out(resource: Resource | Mapping[str, Any]) -> dict[str, Any]:
+    """``ResourceOut``: a ``resources`` row as it is stored."""
+    if isinstance(resource, Resource):
+        return {c.key: getattr(resource, c.key) for c in _RESOURCE_COLUMNS}
+    return dict(resource)
