@@ -18,6 +18,7 @@ import httpx
 import pytest
 from openpyxl import Workbook, load_workbook
 
+from services.registry import imports
 from services.registry.imports import HEAVY
 from services.registry.spreadsheets import COLUMNS, MAX_ROWS, XLSX_MEDIA_TYPE
 from tests.registry.conftest import (
@@ -398,3 +399,24 @@ async def test_a_retried_import_with_its_idempotency_key_never_imports_twice(
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
     assert len(await listed(client, actors.a)) == 3
+
+
+async def test_an_import_past_its_deadline_rolls_back_and_says_so(
+    stack: Stack, databases: Databases, token: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The gateway gives up at 120 s; the registry must give up first and store nothing,
+    # never commit after its caller was told it failed. A tiny deadline stands in here.
+    j = "linfen-water"
+    admin = auth(token(roles=["admin"], jurisdiction=j))
+    async with fresh_registry(stack, databases, outbox_relay_enabled=False) as (_, client):
+        unit = await make_unit(client, admin, "临汾市水利局", j)
+        headers = auth(token(roles=["unit"], org=unit, jurisdiction=j))
+        monkeypatch.setattr(imports, "IMPORT_DEADLINE_SECONDS", 0.01)
+        data = csv_file([row(unit, name=f"系统{i}") for i in range(5000)])
+        late = await upload(client, headers, data)
+        body = problem(late, 503, "import_deadline_exceeded")
+        assert late.headers["Retry-After"].isdigit() and body["message_zh"]
+        assert await listed(client, headers) == []
+        monkeypatch.setattr(imports, "IMPORT_DEADLINE_SECONDS", 90.0)
+        assert (await upload(client, headers, data)).status_code == 201
+        assert len(await listed(client, headers)) == 500  # the first page: stored now
