@@ -17,6 +17,7 @@ its error answers at it:
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -126,12 +127,31 @@ _DESCRIPTIONS = {
 }
 
 
+_HEADERS = {
+    401: {
+        "WWW-Authenticate": {
+            "description": 'The scheme to use: `Bearer realm="govit"` (RFC 6750).',
+            "schema": {"type": "string"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer"},
+        }
+    },
+}
+
+
 def problem_response(status: int | str, description: str | None = None) -> dict[str, Any]:
     """One OpenAPI response object answering problem+json."""
-    return {
+    response: dict[str, Any] = {
         "description": description or _DESCRIPTIONS.get(status, "An error."),
         "content": {PROBLEM_JSON: {"schema": dict(PROBLEM_REF)}},
     }
+    if status in _HEADERS:
+        response["headers"] = copy.deepcopy(_HEADERS[status])
+    return response
 
 
 def problem_responses(

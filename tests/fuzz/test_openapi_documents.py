@@ -59,7 +59,7 @@ def test_the_document_is_valid_and_every_error_is_problem_json(service: str) -> 
                 assert response["content"] == PROBLEM, (label, status)
         assert "5XX" in responses, label
         if operation.get("security") == [{"bearer": []}]:
-            assert "401" in responses, label
+            assert "WWW-Authenticate" in responses["401"]["headers"], label
         if "requestBody" in operation:
             assert {"400", "413"} <= set(responses), label
         if operation.get("parameters") or "requestBody" in operation:
