@@ -96,7 +96,7 @@ class Consumer:
                 try:
                     messages = await sub.fetch(self.batch_size, timeout=1)
                 except nats.errors.TimeoutError:
-                    messages = []  # nothing waiting: the server answered, all is well
+                    messages = []  # nothing waiting, which says nothing of the database
                 except Exception as exc:  # connection trouble: the client reconnects by itself
                     failures += 1
                     first = self.health.failing(exc)
@@ -107,10 +107,12 @@ class Consumer:
                         raise
                     await asyncio.sleep(0.5)
                     continue
-                failures = 0
-                handled = [await self.process(msg) for msg in messages]
-                if all(handled):
+                if failures:  # fetching works again
+                    failures = 0
                     self.health.running()
+                handled = [await self.process(msg) for msg in messages]
+                if messages and all(handled):
+                    self.health.running()  # a message that failed to settle is settled now
         finally:
             with suppress(Exception):
                 await sub.unsubscribe()

@@ -94,10 +94,11 @@ async def test_relay_and_consumer_survive_a_postgresql_restart(
                 during = unit_event("潞州区人民政府")
                 await publish(app.state.bus, during)
                 await wait_until(_readyz(client, durable, "failing"), seconds=30)
+                await wait_until(_readyz(client, "outbox-relay", "failing"), seconds=30)
                 ready = await client.get("/readyz")
                 assert ready.status_code == 503
                 assert ready.json()["checks"]["database"].startswith("unavailable")
-                assert ready.json()["workers"]["outbox-relay"].startswith("failing")
+                assert f"worker {durable} is failing" in ready.json()["detail"]
 
                 await asyncio.to_thread(pg.start, tmp_path / "postgres.log")
                 await wait_until(_ready(client), seconds=30)
