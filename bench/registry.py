@@ -55,9 +55,10 @@ from sqlalchemy.dialects import postgresql  # noqa: E402
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg  # noqa: E402
 
 from deploy.local.stack import Nats, Postgres, ensure_databases, free_port, with_database  # noqa: E402
-from services.registry import service  # noqa: E402
+from services.registry import repository  # noqa: E402
 from services.registry.app import RegistrySettings, build_app  # noqa: E402
 from services.registry.domain import SYSTEM_FIELDS  # noqa: E402
+from services.registry.models import System  # noqa: E402
 from services.registry.schemas import SystemFilters  # noqa: E402
 from services.registry.spreadsheets import COLUMNS  # noqa: E402
 from shared.auth import DevKeys, Principal, ensure_dev_keys, mint_token  # noqa: E402
@@ -231,11 +232,11 @@ async def time_pages(client: httpx.AsyncClient, cases: list[Case], repeat: int) 
 
 
 def page_query(case: Case) -> Select[Any]:
-    """The query ``service.list_systems`` runs for this case."""
-    query: Select[Any] = service.filtered_systems(case.principal, SystemFilters(**case.filters))
-    query = query.order_by(service.System.id).limit(PAGE + 1)
+    """The query ``repository.system_page`` runs for this case."""
+    query: Select[Any] = repository.filtered_systems(case.principal, SystemFilters(**case.filters))
+    query = query.order_by(System.id).limit(PAGE + 1)
     if case.cursor:
-        query = query.where(service.System.id > service.decode_cursor(case.cursor))
+        query = query.where(System.id > repository.decode_cursor(case.cursor))
     return query
 
 
@@ -263,7 +264,7 @@ async def explain(conn: asyncpg.Connection, case: Case) -> tuple[list[str], list
     args = ", ".join(sql_literal(compiled.params[name]) for name in compiled.positiontup or [])
     execute = f"EXECUTE bench_page({args})" if args else "EXECUTE bench_page"
     await conn.execute(f"PREPARE bench_page AS {compiled}")
-    if case.filters.get("q"):  # as service.list_systems does for a name search
+    if case.filters.get("q"):  # as repository.system_page does for a name search
         await conn.execute("SET plan_cache_mode = force_custom_plan")
     try:
         for _ in range(6):  # past the plan cache's five custom plans
@@ -590,15 +591,15 @@ async def measure(
     unit_h, unit_p = bearer(["unit"], j, unit)
 
     async def cursor_after(principal: Principal, filters: dict[str, Any], skip: int) -> str:
-        query = service.filtered_systems(principal, SystemFilters(**filters))
-        ids = query.with_only_columns(service.System.id).order_by(service.System.id)
+        query = repository.filtered_systems(principal, SystemFilters(**filters))
+        ids = query.with_only_columns(System.id).order_by(System.id)
         sql = str(
             ids.offset(skip - 1)
             .limit(1)
             .compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
         )
         last = await conn.fetchval(sql)
-        return service.encode_cursor(last)
+        return repository.encode_cursor(last)
 
     total = await conn.fetchval("SELECT count(*) FROM systems")
     in_j = await conn.fetchval("SELECT count(*) FROM systems WHERE jurisdiction = $1", j)

@@ -138,15 +138,6 @@ def lifecycle_violation(current: Status, new: Status) -> Violation | None:
     return None
 
 
-def lifecycle_refusal(current: Status, new: Status) -> tuple[str, str] | None:
-    """Transitional, for ``service._apply`` until it raises ``errors.lifecycle_refused``."""
-    violation = lifecycle_violation(current, new)
-    if violation is None:
-        return None
-    code = errors.SYSTEM_RETIRED if current == "retired" else errors.STATUS_TRANSITION_INVALID
-    return code.code, violation.message_en
-
-
 # --- rules on a catalogue entry ----------------------------------------------------------
 
 

@@ -77,6 +77,7 @@ IMPORT_DEADLINE_EXCEEDED = Code(
 )
 
 CODES: tuple[Code, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Code))
+_BY_CODE = {c.code: c for c in CODES}
 
 
 def described(*codes: Code, also: Mapping[int, str] | None = None) -> dict[int, str]:
@@ -116,6 +117,11 @@ def lifecycle_refused(current: str, violation: Violation) -> GovitError:
     ``status_transition_invalid``; the rule rides along as the violation."""
     code = SYSTEM_RETIRED if current == "retired" else STATUS_TRANSITION_INVALID
     return code.error(violation.message_en, violations=[violation])
+
+
+def change_refused(code: str, detail: str, extra: Mapping[str, Any]) -> GovitError:
+    """The 403 ``domain.change_refusal`` explained (its code is one declared above)."""
+    return _BY_CODE[code].error(detail, extra=extra)
 
 
 def import_deadline_exceeded(seconds: float) -> GovitError:

@@ -19,10 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import domain, service, views
+from services.registry import domain, repository, service, views
 from services.registry.models import System, Unit
 from services.registry.schemas import SystemCreate, SystemFilters
 from services.registry.spreadsheets import (
@@ -66,16 +65,17 @@ async def import_systems(
 ) -> dict[str, int]:
     """All rows or none: every row is checked before anything is written."""
     parsed, errors = await HEAVY.run(_validate_all, rows)
-    units = await _units(session, {body.org for _, _, body in parsed})
-    existing = await _systems_for_update(session, {sid for _, sid, _ in parsed if sid})
+    units = await repository.units(session, {body.org for _, _, body in parsed})
+    existing = await repository.systems_for_update(session, {sid for _, sid, _ in parsed if sid})
     creates, updates, problems = await HEAVY.run(_plan, principal, parsed, units, existing)
     errors += problems
     if errors:
         raise import_refused(sorted(errors, key=lambda e: (e.row, e.column)))
-    await service._create_many(session, principal, creates, now, run=HEAVY.run)
+    await service.create_systems(session, principal, creates, now, run=HEAVY.run)
     changed = 0
     for row, body, system in updates:
-        changed += await service._apply(session, system, _row_patch(row, body), principal, now)
+        patch = _row_patch(row, body)
+        changed += await service.apply_change(session, system, patch, principal, now)
     return {
         "imported": len(creates) + len(updates),
         "created": len(creates),
@@ -109,7 +109,7 @@ def _plan(
     fields = set(domain.SYSTEM_FIELDS)
     for row, system_id, body in parsed:
         unit = units.get(body.org)
-        if not service._may_catalogue(principal, body.org, unit):
+        if not service.may_catalogue(principal, body.org, unit):
             errors.append(
                 CellError(
                     row.number,
@@ -240,28 +240,12 @@ def _row_patch(row: Row, body: SystemCreate) -> dict[str, Any]:
 
 
 def _lifecycle_violation(system: System, patch: Mapping[str, Any]) -> Violation | None:
-    """What ``_apply`` would refuse for this row, found before anything is written."""
+    """What ``apply_change`` would refuse for this row, found before anything is written."""
     before = views.entry(system)
     after = {**before, **patch}
     if not domain.changes(before, after):
         return None
     return domain.lifecycle_violation(system.status, after["status"])
-
-
-async def _units(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Unit]:
-    if not ids:
-        return {}
-    found = await session.scalars(select(Unit).where(Unit.id.in_(ids)))
-    return {unit.id: unit for unit in found}
-
-
-async def _systems_for_update(
-    session: AsyncSession, ids: set[uuid.UUID]
-) -> dict[uuid.UUID, System]:
-    if not ids:
-        return {}
-    query = select(System).where(System.id.in_(ids)).with_for_update()
-    return {system.id: system for system in await session.scalars(query)}
 
 
 # --- export ---------------------------------------------------------------------------
@@ -276,7 +260,7 @@ async def export_file(
     """The file, written chunk by chunk as rows stream from the database."""
     columns = [System.id, System.org_id, *(getattr(System, f) for f in domain.SYSTEM_FIELDS)]
     query = (
-        service.filtered_systems(principal, filters)
+        repository.filtered_systems(principal, filters)
         .with_only_columns(*columns)
         .order_by(System.id)
         .execution_options(yield_per=EXPORT_CHUNK)

@@ -1,0 +1,292 @@
+"""The registry's queries: every SELECT, INSERT and COPY the use cases run.
+
+Plain functions that take the request's session, not a ``Repository`` object: the
+session is already the unit of work (one per request, one commit point in
+``shared.app.DbSession``) and every use case receives it, so an object would only
+hold it and offer a second way to reach it. Functions compose with the kit's
+query builders (``readable``, ``keyset``) and a test can call one with any session.
+
+Nothing here decides: who may read is the kit's access clause, what may change is
+``domain``'s; a query returns rows (or ORM objects when a use case changes them)
+and never raises an HTTP error.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, select
+from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry import domain
+from services.registry.models import (
+    Resource,
+    System,
+    SystemRevision,
+    Unit,
+    events,
+    publisher,
+    system_revisions,
+)
+from services.registry.schemas import SystemFilters
+from shared import pagination
+from shared import revisions as trail
+from shared.auth import Principal
+from shared.auth.access_sql import access_clause, readable
+from shared.events import Event
+from shared.events.outbox import NOTIFY_CHANNEL
+
+# Runs a function off the event loop (``shared.spreadsheets.HeavyWork.run``).
+Offload = Callable[..., Awaitable[Any]]
+COPY_FROM = 100  # rows per batch from which a creation batch is COPYed, not INSERTed
+_SYSTEM_COLUMNS = tuple(System.__table__.columns)
+_PAGE_KEY = (System.id,)
+
+
+# --- units --------------------------------------------------------------------------
+
+
+async def unit(session: AsyncSession, unit_id: uuid.UUID) -> Unit | None:
+    return await session.get(Unit, unit_id)
+
+
+async def units(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Unit]:
+    if not ids:
+        return {}
+    found = await session.scalars(select(Unit).where(Unit.id.in_(ids)))
+    return {unit.id: unit for unit in found}
+
+
+async def readable_unit(
+    session: AsyncSession, principal: Principal, unit_id: uuid.UUID
+) -> Unit | None:
+    """The unit, or None when it does not exist or is not the caller's to read."""
+    return await session.scalar(readable(Unit, principal, domain.UNITS).where(Unit.id == unit_id))
+
+
+async def readable_units(
+    session: AsyncSession, principal: Principal, jurisdiction: str | None
+) -> Sequence[Unit]:
+    query = readable(Unit, principal, domain.UNITS).order_by(Unit.id)
+    if jurisdiction:
+        query = query.where(Unit.jurisdiction == jurisdiction)
+    return (await session.scalars(query)).all()
+
+
+async def unit_jurisdiction(session: AsyncSession, unit_id: uuid.UUID) -> str | None:
+    jurisdiction: str | None = await session.scalar(
+        select(Unit.jurisdiction).where(Unit.id == unit_id)
+    )
+    return jurisdiction
+
+
+async def insert_unit(session: AsyncSession, values: Mapping[str, Any]) -> Unit | None:
+    """The new unit, or None when its jurisdiction already has one of that name.
+
+    The unique index of migration 0004 decides: of two concurrent registrations of
+    one name, the second waits for the first to commit and then inserts nothing.
+    """
+    unit: Unit | None = await session.scalar(
+        pg_insert(Unit)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[Unit.jurisdiction, Unit.name])
+        .returning(Unit)
+    )
+    return unit
+
+
+async def unit_named(session: AsyncSession, jurisdiction: str, name: str) -> uuid.UUID | None:
+    query = select(Unit.id).where(Unit.jurisdiction == jurisdiction, Unit.name == name)
+    found: uuid.UUID | None = await session.scalar(query)
+    return found
+
+
+# --- systems ------------------------------------------------------------------------
+
+
+async def readable_system(
+    session: AsyncSession, principal: Principal, system_id: uuid.UUID, *, for_update: bool = False
+) -> System | None:
+    """The system, or None when it does not exist or is not the caller's to read."""
+    query = readable(System, principal, domain.SYSTEMS).where(System.id == system_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(query)
+
+
+async def system(session: AsyncSession, system_id: uuid.UUID) -> System | None:
+    return await session.get(System, system_id)
+
+
+async def systems_for_update(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, System]:
+    if not ids:
+        return {}
+    query = select(System).where(System.id.in_(ids)).with_for_update()
+    return {system.id: system for system in await session.scalars(query)}
+
+
+def filtered_systems(principal: Principal, filters: SystemFilters) -> Select[tuple[System]]:
+    """The systems the caller may read that match the list filters (also the export's)."""
+    query = select(System).where(access_clause(principal, System, domain.SYSTEMS))
+    for field in ("status", "cloud", "network", "sharing_connected"):
+        value = getattr(filters, field)
+        if value is not None:
+            query = query.where(getattr(System, field) == value)
+    if filters.org is not None:
+        query = query.where(System.org_id == filters.org)
+    if filters.q:
+        pattern = f"%{pagination.escape_like(filters.q)}%"
+        query = query.where(System.name.ilike(pattern, escape="\\"))
+    return query
+
+
+def encode_cursor(last_id: uuid.UUID) -> str:
+    return pagination.encode_cursor(last_id)
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    last_id: uuid.UUID = pagination.decode_cursor(cursor, [uuid.UUID])[0]
+    return last_id
+
+
+async def system_page(
+    session: AsyncSession,
+    principal: Principal,
+    filters: SystemFilters,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Mapping[str, Any]], str | None]:
+    """A keyset page ordered by id (UUIDv7, so new systems land on later pages).
+
+    Core rows, not ORM objects: each row is shaped once, by ``views.system_out``.
+    """
+    query = filtered_systems(principal, filters).with_only_columns(*_SYSTEM_COLUMNS)
+    query = pagination.keyset(query, _PAGE_KEY, limit, cursor)
+    if filters.q:
+        # A name search matches anything from every row to none. Once a pooled
+        # connection has run this statement 5 times, PostgreSQL may switch it to a
+        # generic plan that cannot see the pattern: a walk of the primary key with a
+        # filter, fine for a common word, a scan of the whole table for a rare one.
+        await session.execute(sql_text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    rows = (await session.execute(query)).mappings().all()
+    return pagination.next_page(rows, limit, _PAGE_KEY)
+
+
+async def saved(
+    session: AsyncSession,
+    system: System,
+    principal: Principal,
+    diff: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    """Write a changed system (its ORM object) and the revision that says why."""
+    await session.flush()
+    await trail.record(session, system_revisions, system.id, principal, dict(diff), now)
+
+
+def revision(
+    system_id: uuid.UUID, principal: Principal, diff: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """A ``system_revisions`` row, for ``insert_created``."""
+    return trail.revision(system_revisions, system_id, principal, diff, now)
+
+
+async def history(session: AsyncSession, system_id: uuid.UUID) -> Sequence[dict[str, Any]]:
+    return await trail.trail(session, system_revisions, system_id)
+
+
+# --- resources ----------------------------------------------------------------------
+
+
+async def insert_resource(session: AsyncSession, resource: Resource) -> None:
+    session.add(resource)
+
+
+async def resources(session: AsyncSession, system_id: uuid.UUID) -> Sequence[Resource]:
+    query = select(Resource).where(Resource.system_id == system_id).order_by(Resource.id)
+    return (await session.scalars(query)).all()
+
+
+# --- bulk creation (a single registration and a whole import) --------------------------
+
+
+async def insert_created(
+    session: AsyncSession,
+    systems: Sequence[Mapping[str, Any]],
+    revisions: Sequence[Mapping[str, Any]],
+    registered: Sequence[Event],
+    run: Offload | None = None,
+) -> None:
+    """A batch of new systems, their first revisions and their events, in the request's
+    transaction: INSERTs for a few, COPY for many (``run`` builds records off the loop)."""
+    if len(systems) < COPY_FROM:
+        await session.execute(insert(System), systems)
+        await session.execute(insert(SystemRevision), revisions)
+        await publisher.publish_many(session, registered)
+    else:
+        await _copy_created(session, systems, revisions, registered, run)
+
+
+async def _copy_created(
+    session: AsyncSession,
+    systems: Sequence[Mapping[str, Any]],
+    revisions: Sequence[Mapping[str, Any]],
+    registered: Sequence[Event],
+    run: Offload | None,
+) -> None:
+    """A big batch goes in by COPY (asyncpg's binary ``copy_records_to_table``), in the
+    request's transaction: one round trip per table instead of SQLAlchemy building and
+    sending multi-row INSERTs, which cost more than everything else of an import."""
+    await session.execute(select(1))  # the transaction has begun on this connection
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    args = (systems, revisions, registered)
+    tables = await run(_copy_records, *args) if run else _copy_records(*args)
+    for name, columns, records in tables:
+        await raw.copy_records_to_table(name, records=records, columns=columns)
+    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, registered[0].type)))
+
+
+def _copy_records(
+    systems: Sequence[Mapping[str, Any]],
+    revisions: Sequence[Mapping[str, Any]],
+    registered: Sequence[Event],
+) -> list[tuple[str, list[str], list[tuple[Any, ...]]]]:
+    """(table, columns, records) for each table a creation batch writes; no I/O."""
+    tables = []
+    for name, rows in (("systems", systems), (SystemRevision.__table__.name, revisions)):
+        columns = list(rows[0])
+        # JSONB goes to asyncpg as JSON text (the codec SQLAlchemy installs takes a str).
+        json_columns = {c for c, v in rows[0].items() if isinstance(v, dict | list)}
+        if json_columns:
+            rows = [{**r, **{c: json.dumps(r[c]) for c in json_columns}} for r in rows]
+        pick = operator.itemgetter(*columns)
+        tables.append((name, columns, [pick(r) for r in rows]))
+    outbox = [
+        (uuid.UUID(e.id), e.type, e.subject, json.dumps(env)) for e, env in _envelopes(registered)
+    ]
+    tables.append((events.outbox.name, ["id", "type", "subject", "envelope"], outbox))
+    return tables
+
+
+def _envelopes(registered: Sequence[Event]) -> Iterator[tuple[Event, dict[str, Any]]]:
+    """Each event's envelope, the SDK's first one reused as a template for the rest.
+
+    Building 100,000 envelopes through the CloudEvents SDK (serialise, parse back) was
+    the largest single cost of an import. A batch's events differ only in ``id``,
+    ``subject`` and ``data`` (one type, one time, one request), so the first envelope
+    is built by the SDK, the second is checked against the SDK too, and the rest are
+    the template with those three fields.
+    """
+    template = registered[0].envelope()
+    for index, event in enumerate(registered):
+        envelope = {**template, "id": event.id, "subject": event.subject, "data": event.data}
+        if index == 1 and envelope != event.envelope():
+            raise RuntimeError("a batch's envelopes differ beyond id, subject and data")
+        yield event, envelope
