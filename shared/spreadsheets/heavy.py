@@ -7,6 +7,16 @@ zipfile, asyncpg's encoders) spend most of their time in C, the GIL is handed ba
 every few milliseconds, and a small request on the loop stays responsive (see
 ``make bench``), while a process pool would pickle every row across.
 
+Measured (50,000 rows parsed and validated, a 5 ms ticker on the loop alongside):
+in a thread the loop lagged 7.5 ms median, 299 ms p99; in a process pool 0.3 ms and
+18 ms, but sending the parsed rows back costs 1.9 s to pickle and 3.2 s to unpickle.
+The long stalls in a thread were the cyclic garbage collector: a full collection
+walks every live object (hundreds of thousands of rows) holding the GIL. With the
+collector paused, a thread lags 43 ms at p99 and the work takes 2.1 s instead of
+3.5 s. So heavy calls run in threads, and the cyclic collector is paused while any
+heavy call holds a slot (reference counting still frees everything acyclic at
+once; the collector runs again as soon as the last heavy call ends).
+
 Each caller holds at most ``per_caller`` heavy calls at once (429 past it), and the
 process at most ``workers + backlog`` (503 past that), both with ``Retry-After``.
 """
@@ -16,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import gc
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +38,27 @@ from shared.errors import GovitError
 
 P = ParamSpec("P")
 T = TypeVar("T")
+_gc_lock = threading.Lock()
+_gc_pausers = 0  # heavy calls in progress, across every HeavyWork of the process
+_gc_paused_by_us = False
+
+
+def _pause_gc() -> None:
+    global _gc_pausers, _gc_paused_by_us
+    with _gc_lock:
+        _gc_pausers += 1
+        if _gc_pausers == 1 and gc.isenabled():
+            gc.disable()
+            _gc_paused_by_us = True
+
+
+def _resume_gc() -> None:
+    global _gc_pausers, _gc_paused_by_us
+    with _gc_lock:
+        _gc_pausers -= 1
+        if _gc_pausers == 0 and _gc_paused_by_us:
+            gc.enable()
+            _gc_paused_by_us = False
 
 
 class HeavyWork:
@@ -67,9 +100,11 @@ class HeavyWork:
                 headers=headers,
             )
         self._held[caller] += 1
+        _pause_gc()
         try:
             yield
         finally:
+            _resume_gc()
             self._held[caller] -= 1
             if not self._held[caller]:
                 del self._held[caller]
