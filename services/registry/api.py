@@ -69,6 +69,11 @@ class ExportQuery(SystemFilters):
     format: Literal["csv", "xlsx"] = "csv"
 
 
+def _json_example(body: dict[str, object]) -> dict[str, object]:
+    """``openapi_extra`` giving a route's JSON body an example (Swagger UI, clients)."""
+    return {"requestBody": {"content": {"application/json": {"example": body}}}}
+
+
 # --- units --------------------------------------------------------------------------
 
 
@@ -78,6 +83,7 @@ class ExportQuery(SystemFilters):
     response_model=UnitOut,
     responses=problem_responses(403, 409, 422),
     dependencies=[Idempotent],
+    openapi_extra=_json_example({"name": "临汾市水务局", "jurisdiction": "linfen-water"}),
 )
 async def register_unit(
     body: UnitCreate, session: DbSession, principal: Admin, clock: RequestClock
@@ -246,6 +252,7 @@ async def get_system(
     "/systems/{system_id}",
     response_model=SystemOut,
     responses=problem_responses(403, 404, 409, 422),
+    openapi_extra=_json_example({"cloud": "on_cloud", "mlps_level": 3}),
 )
 async def update_system(
     system_id: uuid.UUID,
@@ -265,6 +272,16 @@ async def update_system(
     response_model=ResourceOut,
     responses=problem_responses(403, 404, 409, 422),
     dependencies=[Idempotent],
+    openapi_extra=_json_example(
+        {
+            "name": "水位监测数据",
+            "source": "水文站自动监测",
+            "format": "JSON",
+            "update_frequency": "每小时",
+            "share_type": "conditional",
+            "open_type": "none",
+        }
+    ),
 )
 async def add_resource(
     system_id: uuid.UUID,

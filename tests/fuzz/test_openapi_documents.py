@@ -158,3 +158,16 @@ def test_a_patch_offers_null_only_where_null_is_accepted() -> None:
         else:
             with pytest.raises(ValidationError):
                 SystemPatch.model_validate({name: None})
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_request_example_matches_its_schema(service: str) -> None:
+    document = build_app(service).openapi()
+    for label, operation in operations(document):
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            if "example" in media:
+                root = {**media["schema"], "components": document["components"]}
+                errors = [
+                    e.message for e in Draft202012Validator(root).iter_errors(media["example"])
+                ]
+                assert not errors, (label, errors)
