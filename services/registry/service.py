@@ -9,6 +9,7 @@ commits the state, the revision and the outbox rows together, or none of them.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -276,13 +277,27 @@ async def create_systems(
     ``run`` builds each batch's rows off the event loop (an import passes its pool).
     """
     ids = []
-    for start in range(0, len(creates), CREATE_BATCH):
-        chunk = creates[start : start + CREATE_BATCH]
-        if run is None:
+    chunks = [creates[i : i + CREATE_BATCH] for i in range(0, len(creates), CREATE_BATCH)]
+    if run is None:
+        for chunk in chunks:
             systems, revisions, registered = _creation_rows(principal, chunk, now)
-        else:
-            systems, revisions, registered = await run(_creation_rows, principal, chunk, now)
-        await repository.insert_created(session, systems, revisions, registered, run)
+            await repository.insert_created(session, systems, revisions, registered)
+            ids += [row["id"] for row in systems]
+        return ids
+    if not chunks:
+        return ids
+    # Pipelined: the pool builds batch n+1 while PostgreSQL stores batch n (the two
+    # take about as long each, on different cores).
+    ahead = asyncio.ensure_future(run(_creation_rows, principal, chunks[0], now))
+    for n in range(len(chunks)):
+        systems, revisions, registered = await ahead
+        if n + 1 < len(chunks):
+            ahead = asyncio.ensure_future(run(_creation_rows, principal, chunks[n + 1], now))
+        try:
+            await repository.insert_created(session, systems, revisions, registered, run)
+        except BaseException:
+            ahead.cancel()
+            raise
         ids += [row["id"] for row in systems]
     return ids
 
