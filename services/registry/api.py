@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic_core import to_json
 
-from services.registry import imports, service, views
+from services.registry import errors, imports, service, views
 from services.registry.models import idempotency_keys
 from services.registry.schemas import (
     ComplianceOut,
@@ -35,7 +36,6 @@ from services.registry.schemas import (
 from services.registry.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from shared.app import DbSession, RequestClock
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.errors import GovitError
 from shared.idempotency import IdempotentRoute, idempotent
 from shared.openapi import problem_responses
 from shared.policy.rules import ProfileId
@@ -69,6 +69,29 @@ class ExportQuery(SystemFilters):
     format: Literal["csv", "xlsx"] = "csv"
 
 
+# Every route: a token whose jurisdiction is not its unit's (shared.auth.home), and
+# a request the schema refuses. Idempotent POSTs: the kit's Idempotency-Key codes.
+_EVERY = {
+    403: "`token_jurisdiction_mismatch`: the token's unit lies in another jurisdiction.",
+    422: "`validation_failed`: the request does not match the schema (`errors`).",
+}
+_ROLE = {403: "`role_required`: the token holds none of the roles this needs (`required_roles`)."}
+_IDEMPOTENT = {
+    409: "`idempotency_key_in_flight`: the first request with this Idempotency-Key is"
+    " still running.",
+    422: "`idempotency_key_reused`: this Idempotency-Key came with another body.",
+}
+
+
+def _raises(
+    *codes: errors.Code, also: Sequence[Mapping[int, str]] = ()
+) -> dict[int | str, dict[str, Any]]:
+    """The route's problem responses, each status naming the codes behind it
+    (``errors.py`` declares them; the app factory adds 401, 413 and 5XX)."""
+    text = errors.described(*codes, also=[_EVERY, *also])
+    return problem_responses(*text, described=text)
+
+
 def _json_example(body: dict[str, object]) -> dict[str, object]:
     """``openapi_extra`` giving a route's JSON body an example (Swagger UI, clients)."""
     return {"requestBody": {"content": {"application/json": {"example": body}}}}
@@ -81,7 +104,13 @@ def _json_example(body: dict[str, object]) -> dict[str, object]:
     "/units",
     status_code=201,
     response_model=UnitOut,
-    responses=problem_responses(403, 409, 422),
+    responses=_raises(
+        errors.JURISDICTION_NOT_PERMITTED,
+        errors.UNIT_NAME_TAKEN,
+        errors.PARENT_UNKNOWN,
+        errors.PARENT_JURISDICTION_DIFFERS,
+        also=[_ROLE, _IDEMPOTENT],
+    ),
     dependencies=[Idempotent],
     openapi_extra=_json_example({"name": "临汾市水务局", "jurisdiction": "linfen-water"}),
 )
@@ -91,7 +120,7 @@ async def register_unit(
     return views.unit_out(await service.register_unit(session, principal, body, clock.now()))
 
 
-@router.get("/units", response_model=UnitList, responses=problem_responses(422))
+@router.get("/units", response_model=UnitList, responses=_raises())
 async def list_units(
     session: DbSession, principal: CurrentPrincipal, jurisdiction: ProfileId | None = None
 ) -> dict[str, object]:
@@ -99,7 +128,7 @@ async def list_units(
     return {"items": [views.unit_out(u) for u in units]}
 
 
-@router.get("/units/{unit_id}", response_model=UnitOut, responses=problem_responses(404, 422))
+@router.get("/units/{unit_id}", response_model=UnitOut, responses=_raises(errors.NOT_FOUND))
 async def get_unit(
     unit_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, object]:
@@ -113,7 +142,13 @@ async def get_unit(
     "/systems",
     status_code=201,
     response_model=SystemOut,
-    responses=problem_responses(403, 409, 422),
+    responses=_raises(
+        errors.FORBIDDEN,
+        errors.JURISDICTION_NOT_PERMITTED,
+        errors.UNIT_UNKNOWN,
+        errors.CATALOGUE_ENTRY_REFUSED,
+        also=[_IDEMPOTENT],
+    ),
     dependencies=[Idempotent],
 )
 async def register_system(
@@ -123,7 +158,7 @@ async def register_system(
     return views.system_out(system)
 
 
-@router.get("/systems", response_model=SystemPage, responses=problem_responses(403, 422))
+@router.get("/systems", response_model=SystemPage, responses=_raises())
 async def list_systems(
     query: Annotated[ListQuery, Query()], session: DbSession, principal: CurrentPrincipal
 ) -> Response:
@@ -210,14 +245,7 @@ async def import_systems(
                 return await imports.import_file(session, principal, data, clock.now())
         except TimeoutError:
             # Raised through the request's session, which rolls back: nothing is stored.
-            raise GovitError(
-                503,
-                "import_deadline_exceeded",
-                f"the import did not finish within {imports.IMPORT_DEADLINE_SECONDS:.0f} s;"
-                " nothing was stored. Split the file and retry",
-                extra={"message_zh": "导入未能在时限内完成，未保存任何数据；请拆分文件后重试"},
-                headers={"Retry-After": "60"},
-            ) from None
+            raise errors.import_deadline_exceeded(imports.IMPORT_DEADLINE_SECONDS) from None
 
 
 @router.get(
@@ -241,7 +269,7 @@ def _caller(principal: Principal) -> str:
     return f"{principal.org}/{principal.sub}"
 
 
-@router.get("/systems/{system_id}", response_model=SystemOut, responses=problem_responses(404, 422))
+@router.get("/systems/{system_id}", response_model=SystemOut, responses=_raises(errors.NOT_FOUND))
 async def get_system(
     system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, object]:
@@ -251,7 +279,15 @@ async def get_system(
 @router.patch(
     "/systems/{system_id}",
     response_model=SystemOut,
-    responses=problem_responses(403, 404, 409, 422),
+    responses=_raises(
+        errors.FORBIDDEN,
+        errors.FIELD_NOT_PERMITTED,
+        errors.SCOPE_REQUIRED,
+        errors.NOT_FOUND,
+        errors.SYSTEM_RETIRED,
+        errors.STATUS_TRANSITION_INVALID,
+        errors.CATALOGUE_ENTRY_REFUSED,
+    ),
     openapi_extra=_json_example({"cloud": "on_cloud", "mlps_level": 3}),
 )
 async def update_system(
@@ -270,7 +306,9 @@ async def update_system(
     "/systems/{system_id}/resources",
     status_code=201,
     response_model=ResourceOut,
-    responses=problem_responses(403, 404, 409, 422),
+    responses=_raises(
+        errors.FORBIDDEN, errors.NOT_FOUND, errors.SYSTEM_RETIRED, also=[_IDEMPOTENT]
+    ),
     dependencies=[Idempotent],
     openapi_extra=_json_example(
         {
@@ -297,7 +335,7 @@ async def add_resource(
 @router.get(
     "/systems/{system_id}/resources",
     response_model=ResourceList,
-    responses=problem_responses(404, 422),
+    responses=_raises(errors.NOT_FOUND),
 )
 async def list_resources(
     system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
@@ -307,7 +345,7 @@ async def list_resources(
 
 
 @router.get(
-    "/systems/{system_id}/history", response_model=History, responses=problem_responses(404, 422)
+    "/systems/{system_id}/history", response_model=History, responses=_raises(errors.NOT_FOUND)
 )
 async def system_history(
     system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
@@ -318,7 +356,7 @@ async def system_history(
 @router.get(
     "/systems/{system_id}/compliance",
     response_model=ComplianceOut,
-    responses=problem_responses(404, 422),
+    responses=_raises(errors.NOT_FOUND),
 )
 async def system_compliance(
     system_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
@@ -336,6 +374,6 @@ async def _upload(request: Request) -> bytes:
         form = await request.form(max_files=1, max_fields=5)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise GovitError(422, "file_missing", "send the catalogue as multipart field `file`")
+            raise errors.FILE_MISSING.error("send the catalogue as multipart field `file`")
         return await upload.read()
     return await request.body()

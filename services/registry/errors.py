@@ -16,7 +16,7 @@ This module imports nothing of the registry and no framework: ``domain`` may use
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,16 +80,16 @@ CODES: tuple[Code, ...] = tuple(v for v in list(globals().values()) if isinstanc
 _BY_CODE = {c.code: c for c in CODES}
 
 
-def described(*codes: Code, also: Mapping[int, str] | None = None) -> dict[int, str]:
-    """``{status: description}`` naming each code a route raises, for ``problem_responses``:
-    ``problem_responses(*statuses, described=described(UNIT_NAME_TAKEN, ...))``."""
+def described(*codes: Code, also: Iterable[Mapping[int, str]] = ()) -> dict[int, str]:
+    """``{status: description}`` naming each code behind each status, for a route's
+    ``problem_responses(*statuses, described=...)``; ``also`` adds the kit's codes."""
     by_status: dict[int, list[str]] = {}
     for code in codes:
-        by_status.setdefault(code.status, []).append(f"`{code.code}`: {code.meaning}")
-    found = {status: "; ".join(lines) + "." for status, lines in by_status.items()}
-    for status, text in (also or {}).items():
-        found[status] = f"{found[status]} {text}" if status in found else text
-    return found
+        by_status.setdefault(code.status, []).append(f"`{code.code}`: {code.meaning}.")
+    for texts in also:
+        for status, text in texts.items():
+            by_status.setdefault(status, []).append(text)
+    return {status: " ".join(lines) for status, lines in sorted(by_status.items())}
 
 
 # --- constructors for the errors raised with more than a message ------------------------

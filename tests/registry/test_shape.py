@@ -3,20 +3,28 @@ shape per thing sent out (event payloads against their JSON Schema files)."""
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import BaseModel
 
+import services.registry
 from services.registry import domain, errors, views
 from services.registry.models import Resource, System, Unit
 from services.registry.schemas import ComplianceOut, ResourceOut, SystemOut, UnitOut
+from services.registry.spreadsheets import COLUMNS
 from shared.errors import Violation
 from shared.events.schemas import SCHEMA_DIR, validator_for
+from tests.registry.conftest import Actors, create_system
+from tests.registry.test_import_export import csv_file, row, upload
+from tests.support.checks import problem
 
 STATUSES = domain.LIFECYCLE
 
@@ -30,9 +38,9 @@ def test_every_error_code_is_declared_once_with_one_status() -> None:
 
 
 def test_described_names_each_code_under_its_status() -> None:
-    text = errors.described(errors.SYSTEM_RETIRED, errors.FORBIDDEN, also={409: "More."})
-    assert set(text) == {403, 409}
-    assert text[409].startswith("`system_retired`: ") and text[409].endswith("More.")
+    text = errors.described(errors.SYSTEM_RETIRED, errors.FORBIDDEN, also=[{409: "More."}])
+    assert list(text) == [403, 409]
+    assert text[409].startswith("`system_retired`: ") and text[409].endswith(". More.")
 
 
 @pytest.mark.parametrize(("current", "new"), list(itertools.product(STATUSES, STATUSES)))
@@ -156,3 +164,70 @@ def test_the_answers_are_the_shapes_the_document_shows(row: dict[str, Any]) -> N
         created_at=row["created_at"],
     )
     assert_is_documented_as(ResourceOut, views.resource_out(resource))
+
+
+# --- codes are declared in errors.py, not spelled where they are raised --------------------
+
+REGISTRY = Path(services.registry.__file__).parent
+RAISING_MODULES = ("api.py", "service.py", "imports.py", "repository.py", "views.py", "domain.py")
+# Built in shared.errors with a code inside: each call site spells one.
+_CODE_TAKING = {"GovitError", "conflict", "rule_refusal", "unauthorized"}
+
+
+def _called_name(node: ast.Call) -> str:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+
+
+@pytest.mark.parametrize("module", RAISING_MODULES)
+def test_no_error_code_is_spelled_outside_errors_py(module: str) -> None:
+    tree = ast.parse((REGISTRY / module).read_text(encoding="utf-8"))
+    spelled = [
+        f"{module}:{node.lineno} {_called_name(node)}(...)"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and _called_name(node) in _CODE_TAKING
+    ]
+    assert spelled == [], "raise through services/registry/errors.py instead"
+
+
+# --- the lifecycle refusal on the wire: its rule rides along -------------------------------
+
+
+async def test_a_lifecycle_refusal_answers_its_rule(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    system = await create_system(client, actors.a, actors.unit_a, status="operating")
+    path = f"/api/v1/systems/{system['id']}"
+    back = problem(
+        await client.patch(path, json={"status": "planned"}, headers=actors.a),
+        409,
+        "status_transition_invalid",
+    )
+    assert [v["rule"] for v in back["violations"]] == [domain.LIFECYCLE_FORWARD]
+    assert (await client.patch(path, json={"status": "retired"}, headers=actors.a)).is_success
+    resource = {
+        "name": "水位监测数据",
+        "source": "水文站",
+        "format": "JSON",
+        "update_frequency": "每小时",
+        "share_type": "none",
+        "open_type": "none",
+    }
+    for response in (
+        await client.patch(path, json={"name": "新名"}, headers=actors.a),
+        await client.post(f"{path}/resources", json=resource, headers=actors.a),
+    ):
+        retired = problem(response, 409, "system_retired")
+        assert [v["rule"] for v in retired["violations"]] == [domain.RETIRED_FINAL]
+
+
+async def test_an_import_row_the_lifecycle_refuses_names_the_rule(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    system = await create_system(client, actors.a, actors.unit_a, status="operating")
+    rows = [{**row(actors.unit_a, status="planned"), "id": system["id"]}]
+    response = await upload(client, actors.a, csv_file(rows, header=list(COLUMNS)))
+    [error] = problem(response, 422, "import_invalid")["errors"]
+    assert (error["row"], error["column"]) == (2, "status")
+    assert error["message"].startswith(f"{domain.LIFECYCLE_FORWARD}: ")
+    assert error["message_zh"].startswith(f"{domain.LIFECYCLE_FORWARD}：")
