@@ -182,13 +182,22 @@ def fingerprint(request: Request, body: bytes) -> str:
 
 
 def _canonical(request: Request, body: bytes) -> bytes:
-    if request.headers.get("content-type", "").startswith("application/json"):
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
         try:
             data = json.loads(body)
         except ValueError:
             return body  # the route refuses it anyway, and the key is released
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    boundary = _BOUNDARY.search(content_type)
+    if content_type.startswith("multipart/form-data") and boundary:
+        # Clients draw a new random boundary for every send: a retried upload of the
+        # same file differs only there.
+        return body.replace(boundary.group(1).strip('"').encode("latin-1"), b"-")
     return body
+
+
+_BOUNDARY = re.compile(r"boundary=(\"[^\"]+\"|[^;\s]+)", re.IGNORECASE)
 
 
 # --- FastAPI -------------------------------------------------------------------------------

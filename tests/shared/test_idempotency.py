@@ -98,6 +98,34 @@ async def test_the_same_json_in_another_layout_is_the_same_request(
     assert again.json()["id"] == first.json()["id"]
 
 
+async def test_a_retried_upload_is_the_same_request_whatever_its_boundary(
+    client: httpx.AsyncClient, app: FastAPI, token: TokenFactory
+) -> None:
+    """A client draws a new multipart boundary for each send: the retry of one import
+    file is still the same request, and the catalogue is imported once."""
+    unit, headers = await unit_and_token(client, token)
+    header = ["org", "name", "status", "network", "cloud", "sharing_connected"]
+    header += ["mlps_level", "crypto_assessed", "asset_registered"]
+    values = [str(unit), "水资源监测预警系统", "operating", "extranet", "on_cloud", "true"]
+    values += ["2", "true", "false"]
+    data = ("\r\n".join([",".join(header), ",".join(values)]) + "\r\n").encode()
+    keyed = {**headers, "Idempotency-Key": "import-1"}
+    answers = []
+    for boundary in ("first-boundary-1234", "second-boundary-5678"):
+        files = {"file": ("catalogue.csv", data, "text/csv")}
+        sent = {**keyed, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        request = client.build_request("POST", "/api/v1/systems:import", files=files)
+        body = request.read().replace(
+            request.headers["content-type"].split("=", 1)[1].encode(), boundary.encode()
+        )
+        answers.append(await client.post("/api/v1/systems:import", content=body, headers=sent))
+    first, again = answers
+    assert first.status_code == 201, first.text
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await count(app, System.__table__, System.org_id == unit) == 1
+
+
 async def test_the_same_key_with_another_body_is_refused(
     client: httpx.AsyncClient, token: TokenFactory
 ) -> None:
