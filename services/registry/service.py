@@ -23,12 +23,11 @@ from services.registry.repository import Offload
 from services.registry.schemas import ResourceCreate, SystemCreate, SystemFilters, UnitCreate
 from shared.auth import HomeJurisdictions, Level, Principal, allows
 from shared.auth.access import as_uuid
-from shared.errors import Violation, forbidden
+from shared.errors import Violation
 from shared.events import Event
 from shared.ids import new_id
 from shared.policy import load_profile
 
-SOURCE = publisher.source
 MAX_PAGE = 500
 CREATE_BATCH = 5000  # systems per INSERT/COPY batch of a bulk creation
 
@@ -182,7 +181,7 @@ def _refuse(entry: Mapping[str, Any], jurisdiction: str) -> None:
 async def _writable_unit(session: AsyncSession, principal: Principal, org: uuid.UUID) -> Unit:
     # Refused before the lookup: whether another unit exists is not the caller's business.
     if not may_catalogue(principal, org, None):
-        raise forbidden("a unit catalogues its own systems only (token org differs)")
+        raise errors.FORBIDDEN.error("a unit catalogues its own systems only (token org differs)")
     unit = await repository.unit(session, org)
     if unit is None:
         raise errors.UNIT_UNKNOWN.error(
@@ -226,7 +225,7 @@ async def add_resource(
 ) -> Resource:
     system = await get_system(session, principal, system_id, for_update=True)
     if not allows(principal, system, domain.SYSTEMS, Level.WRITE):
-        raise forbidden("only the owning unit catalogues a system's resources")
+        raise errors.FORBIDDEN.error("only the owning unit catalogues a system's resources")
     if violation := domain.lifecycle_violation(system.status, system.status):
         raise errors.lifecycle_refused(system.status, violation)
     resource = Resource(id=new_id(), system_id=system.id, created_at=now, **body.model_dump())
