@@ -55,8 +55,9 @@ Update = tuple[Row, SystemCreate, System]
 async def import_file(
     session: AsyncSession, principal: Principal, data: bytes, now: Any
 ) -> dict[str, Any]:
-    rows, encoding = await HEAVY.run(read_catalogue, data)
-    result = await import_systems(session, principal, rows, now)
+    with HEAVY.without_gc():  # see shared.spreadsheets.heavy: GC pauses stall the loop
+        rows, encoding = await HEAVY.run(read_catalogue, data)
+        result = await import_systems(session, principal, rows, now)
     return {**result, "encoding": encoding}
 
 
@@ -267,8 +268,9 @@ async def export_file(
     )
     new: Callable[[Sequence[str]], SheetWriter]
     new = CsvWriter if format == "csv" else (lambda header: XlsxWriter(header, "systems"))
-    writer = await HEAVY.run(new, COLUMNS)
-    result = await session.stream(query)
-    async for chunk in result.partitions(EXPORT_CHUNK):
-        await HEAVY.run(writer.add, [tuple(row) for row in chunk])
-    return await HEAVY.run(writer.finish)
+    with HEAVY.without_gc():
+        writer = await HEAVY.run(new, COLUMNS)
+        result = await session.stream(query)
+        async for chunk in result.partitions(EXPORT_CHUNK):
+            await HEAVY.run(writer.add, [tuple(row) for row in chunk])
+        return await HEAVY.run(writer.finish)

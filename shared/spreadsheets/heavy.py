@@ -14,8 +14,9 @@ The long stalls in a thread were the cyclic garbage collector: a full collection
 walks every live object (hundreds of thousands of rows) holding the GIL. With the
 collector paused, a thread lags 43 ms at p99 and the work takes 2.1 s instead of
 3.5 s. So heavy calls run in threads, and the cyclic collector is paused while any
-heavy call holds a slot (reference counting still frees everything acyclic at
-once; the collector runs again as soon as the last heavy call ends).
+heavy work is under way (``without_gc``: from the moment the file has arrived, not
+while a slow client uploads it). Reference counting still frees everything acyclic
+at once, and the collector runs again as soon as the last heavy work ends.
 
 Each caller holds at most ``per_caller`` heavy calls at once (429 past it), and the
 process at most ``workers + backlog`` (503 past that), both with ``Retry-After``.
@@ -29,9 +30,9 @@ import functools
 import gc
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import ParamSpec, TypeVar
 
 from shared.errors import GovitError
@@ -100,14 +101,22 @@ class HeavyWork:
                 headers=headers,
             )
         self._held[caller] += 1
+        try:
+            yield
+        finally:
+            self._held[caller] -= 1
+            if not self._held[caller]:
+                del self._held[caller]
+
+    @staticmethod
+    @contextmanager
+    def without_gc() -> Iterator[None]:
+        """Pause the cyclic collector for the block (process-wide, nested, counted)."""
         _pause_gc()
         try:
             yield
         finally:
             _resume_gc()
-            self._held[caller] -= 1
-            if not self._held[caller]:
-                del self._held[caller]
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn`` in the pool, with the caller's context (request id, for events)."""

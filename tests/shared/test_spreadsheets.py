@@ -101,18 +101,26 @@ def test_a_cell_reference_past_the_limits_is_refused(ref: str, code: str | None)
     assert (refused.value.status, refused.value.code) == (413, code)
 
 
-async def test_the_pool_pauses_the_cyclic_collector_while_heavy_calls_hold_slots() -> None:
+async def test_a_caller_holds_per_caller_slots_at_most() -> None:
     heavy = HeavyWork(workers=1, backlog=1, per_caller=1)
-    assert gc.isenabled()
     async with heavy.slot("a"):
-        assert not gc.isenabled()
         async with heavy.slot("b"):
-            assert await heavy.run(gc.isenabled) is False
-        assert not gc.isenabled()  # "a" still holds its slot
+            assert await heavy.run(sum, [1, 2]) == 3
         with pytest.raises(GovitError) as busy:
             async with heavy.slot("a"):
                 pass
         assert busy.value.status == 429 and busy.value.headers["Retry-After"]
+    async with heavy.slot("a"):
+        pass
+
+
+def test_heavy_work_pauses_the_cyclic_collector_until_the_last_one_ends() -> None:
+    assert gc.isenabled()
+    with HeavyWork.without_gc():
+        assert not gc.isenabled()
+        with HeavyWork.without_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer work still runs
     assert gc.isenabled()
 
 
