@@ -9,7 +9,8 @@ Errors the kit owns are not repeated here: ``not_found``/``forbidden``
 (``shared.errors``), the spreadsheet limits' 413s (``shared.spreadsheets``), the
 heavy-work pool's 429/503, the Idempotency-Key 409/422 (``shared.idempotency``) and
 pydantic's 422 ``validation_failed``. The import's row report ``import_invalid``
-is built next to the rows it reports (``spreadsheets.import_refused``).
+is built next to the rows it reports (``spreadsheets.import_refused``), with its code
+from here.
 
 This module imports nothing of the registry and no framework: ``domain`` may use it.
 """
@@ -70,6 +71,11 @@ SYSTEM_RETIRED = Code(
 )
 STATUS_TRANSITION_INVALID = Code(
     "status_transition_invalid", 409, "status moves forward only (`violations`)"
+)
+IMPORT_INVALID = Code(
+    "import_invalid",
+    422,
+    "rows the file cannot import (`errors`: row, column, message); none stored",
 )
 FILE_MISSING = Code("file_missing", 422, "a multipart upload without its `file` field")
 IMPORT_DEADLINE_EXCEEDED = Code(

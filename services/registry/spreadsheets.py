@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.registry.domain import SYSTEM_FIELDS
+from services.registry.errors import IMPORT_INVALID
 from shared.errors import GovitError
 from shared.spreadsheets import SheetLimits, UnreadableFile, read_csv, read_xlsx, restore
 from shared.spreadsheets.limits import too_many_rows
@@ -130,9 +131,7 @@ def parse_level(text: str) -> int | None:
 
 def import_refused(errors: Iterable[CellError], limit: int = 1000) -> GovitError:
     errors = list(errors)
-    return GovitError(
-        422,
-        "import_invalid",
+    return IMPORT_INVALID.error(
         f"{len(errors)} problem(s) in the file; nothing was imported",
         extra={
             "message_zh": f"文件中有 {len(errors)} 处问题，未导入任何数据",
