@@ -43,29 +43,23 @@ async def register_unit(
             f"an admin registers units of its own jurisdiction ({principal.jurisdiction}) only"
         )
     if body.parent is not None:
-        parent = await repository.unit(session, body.parent)
-        if parent is None:
-            raise errors.PARENT_UNKNOWN.error(f"parent unit {body.parent} does not exist")
-        if parent.jurisdiction != body.jurisdiction:
-            raise errors.PARENT_JURISDICTION_DIFFERS.error(
-                "a unit and its parent share a jurisdiction"
-            )
-    unit = await repository.insert_unit(
-        session,
-        {
-            "id": new_id(),
-            "name": body.name,
-            "jurisdiction": body.jurisdiction,
-            "parent_id": body.parent,
-            "created_at": now,
-        },
-    )
+        await _check_parent(session, body.parent, body.jurisdiction)
+    values = {"name": body.name, "jurisdiction": body.jurisdiction, "parent_id": body.parent}
+    unit = await repository.insert_unit(session, {"id": new_id(), **values, "created_at": now})
     if unit is None:
         existing = await repository.unit_named(session, body.jurisdiction, body.name)
         raise errors.unit_name_taken(body.jurisdiction, body.name, existing)
     data = views.unit_payload(unit)
     await publisher.publish(session, "govit.registry.unit.registered", unit.id, data, now)
     return unit
+
+
+async def _check_parent(session: AsyncSession, parent_id: uuid.UUID, jurisdiction: str) -> None:
+    parent = await repository.unit(session, parent_id)
+    if parent is None:
+        raise errors.PARENT_UNKNOWN.error(f"parent unit {parent_id} does not exist")
+    if parent.jurisdiction != jurisdiction:
+        raise errors.PARENT_JURISDICTION_DIFFERS.error("a unit and its parent share a jurisdiction")
 
 
 async def get_unit(session: AsyncSession, principal: Principal, unit_id: uuid.UUID) -> Unit:
