@@ -34,6 +34,7 @@ from services.registry.spreadsheets import (
     read_catalogue,
 )
 from shared.auth import Principal
+from shared.db.session import snapshot
 from shared.errors import Violation
 from shared.policy import load_profile
 from shared.spreadsheets import HeavyWork
@@ -62,13 +63,19 @@ async def import_file(
 
 
 async def import_systems(
-    session: AsyncSession, principal: Principal, rows: Sequence[Row], now: Any
+    session: AsyncSession, principal: Principal, rows: list[Row], now: Any
 ) -> dict[str, int]:
-    """All rows or none: every row is checked before anything is written."""
+    """All rows or none: every row is checked before anything is written.
+
+    ``rows`` is consumed (emptied once validated), and the validated rows are dropped
+    once planned: 100,000 rows of cell text are not kept while the import stores.
+    """
     parsed, errors = await HEAVY.run(_validate_all, rows)
+    rows.clear()
     units = await repository.units(session, {body.org for _, _, body in parsed})
     existing = await repository.systems_for_update(session, {sid for _, sid, _ in parsed if sid})
     creates, updates, problems = await HEAVY.run(_plan, principal, parsed, units, existing)
+    del parsed
     errors += problems
     if errors:
         raise import_refused(sorted(errors, key=lambda e: (e.row, e.column)))
@@ -270,7 +277,8 @@ async def export_file(
     new = CsvWriter if format == "csv" else (lambda header: XlsxWriter(header, "systems"))
     with HEAVY.without_gc():
         writer = await HEAVY.run(new, COLUMNS)
-        result = await session.stream(query)
-        async for chunk in result.partitions(EXPORT_CHUNK):
-            await HEAVY.run(writer.add, [tuple(row) for row in chunk])
+        async with snapshot(session):  # a server-side cursor lives in a transaction
+            result = await session.stream(query)
+            async for chunk in result.partitions(EXPORT_CHUNK):
+                await HEAVY.run(writer.add, [tuple(row) for row in chunk])
         return await HEAVY.run(writer.finish)
