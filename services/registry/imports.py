@@ -34,6 +34,7 @@ from services.registry.spreadsheets import (
     read_catalogue,
 )
 from shared.auth import Principal
+from shared.db.session import snapshot
 from shared.errors import Violation
 from shared.policy import load_profile
 from shared.spreadsheets import HeavyWork
@@ -276,7 +277,8 @@ async def export_file(
     new = CsvWriter if format == "csv" else (lambda header: XlsxWriter(header, "systems"))
     with HEAVY.without_gc():
         writer = await HEAVY.run(new, COLUMNS)
-        result = await session.stream(query)
-        async for chunk in result.partitions(EXPORT_CHUNK):
-            await HEAVY.run(writer.add, [tuple(row) for row in chunk])
+        async with snapshot(session):  # a server-side cursor lives in a transaction
+            result = await session.stream(query)
+            async for chunk in result.partitions(EXPORT_CHUNK):
+                await HEAVY.run(writer.add, [tuple(row) for row in chunk])
         return await HEAVY.run(writer.finish)

@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, insert, select
-from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +39,7 @@ from shared import pagination
 from shared import revisions as trail
 from shared.auth import Principal
 from shared.auth.access_sql import access_clause, readable
+from shared.db.session import custom_plans
 from shared.events import Event
 from shared.events.outbox import NOTIFY_CHANNEL
 
@@ -169,13 +169,12 @@ async def system_page(
     """
     query = filtered_systems(principal, filters).with_only_columns(*_SYSTEM_COLUMNS)
     query = pagination.keyset(query, _PAGE_KEY, limit, cursor)
-    if filters.q:
-        # A name search matches anything from every row to none. Once a pooled
-        # connection has run this statement 5 times, PostgreSQL may switch it to a
-        # generic plan that cannot see the pattern: a walk of the primary key with a
-        # filter, fine for a common word, a scan of the whole table for a rare one.
-        await session.execute(sql_text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    rows = (await session.execute(query)).mappings().all()
+    # A name search matches anything from every row to none. Once a pooled
+    # connection has run this statement 5 times, PostgreSQL may switch it to a
+    # generic plan that cannot see the pattern: a walk of the primary key with a
+    # filter, fine for a common word, a scan of the whole table for a rare one.
+    async with custom_plans(session, when=bool(filters.q)):
+        rows = (await session.execute(query)).mappings().all()
     return pagination.next_page(rows, limit, _PAGE_KEY)
 
 
