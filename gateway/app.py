@@ -107,10 +107,8 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.metrics = None  # the MetricsServer, while the lifespan runs
     install_problem_handlers(app)
     metrics = install_metrics(app)
-    tokens = VerifiedTokens(
-        verifier, seconds=settings.token_cache_seconds, max_entries=settings.token_cache_size
-    )
-    gateway = Gateway(table=table, tokens=tokens, limiter=None, metrics=metrics)
+    # One memory of verified tokens: the verifier's (GOVIT_TOKEN_CACHE_SECONDS/_SIZE).
+    gateway = Gateway(table=table, tokens=VerifiedTokens(verifier), limiter=None, metrics=metrics)
     app.state.gateway = gateway
     urls = settings.upstream_urls()
     app.state.openapi = OpenApiAggregator(

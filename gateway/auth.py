@@ -6,10 +6,11 @@ unchanged: each service verifies it again and decides object-level access.
 
 A verification costs about 250 µs (an ES256 check and PyJWT's parsing), a third
 of the gateway's own time per request, and a client sends the same token for many
-requests. So a token that verified is remembered for ``GOVIT_TOKEN_CACHE_SECONDS``
-(never past its ``exp``); only successes are remembered. The price: a signing key
-withdrawn from the JWKS stops working at the gateway up to that long later (the
-services, which verify again without a cache, refuse it as soon as they refresh).
+requests. The verifier's own memory of verified tokens (``shared.auth.memory``,
+``GOVIT_TOKEN_CACHE_SECONDS``/``_SIZE``: bounded, never past ``exp``, only
+successes) is the one cache here: the gateway asks it first, so a remembered token
+skips the failure budget too. The price: a signing key withdrawn from the JWKS
+keeps working for a remembered token up to that long.
 
 A refusal tells the caller its stable ``code`` and "invalid token", never the
 verifier's detail (PyJWT's messages, the ``kid`` it sent): that goes to the log.
@@ -18,11 +19,7 @@ Failed authentications are charged to the caller's address (``FailureBudget``).
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
-import time
-from collections.abc import Callable
 from typing import Protocol
 
 from starlette.requests import Request
@@ -43,53 +40,18 @@ class FailureBudget(Protocol):
 
 
 class VerifiedTokens:
-    """``TokenVerifier.verify`` with a bounded memory of recent successes."""
+    """``TokenVerifier.verify``, and what its memory already holds."""
 
-    def __init__(
-        self,
-        verifier: TokenVerifier,
-        *,
-        seconds: float,
-        max_entries: int = 10_000,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, verifier: TokenVerifier) -> None:
         self.verifier = verifier
-        self.seconds = seconds
-        self.max_entries = max_entries
-        self._clock = clock
-        self._entries: dict[str, tuple[Principal, float]] = {}
 
     def remembered(self, token: str) -> Principal | None:
         """The principal of a token verified recently and still remembered, else None."""
-        hit = self._entries.get(token)
-        if hit is None:
-            return None
-        if self._clock() < hit[1]:
-            return hit[0]
-        del self._entries[token]
-        return None
+        memory = self.verifier.memory
+        return memory.get(token) if memory is not None else None
 
     async def verify(self, token: str) -> Principal:
-        if self.seconds <= 0 or self.max_entries <= 0:
-            return await self.verifier.verify(token)
-        remembered = self.remembered(token)
-        if remembered is not None:
-            return remembered
-        now = self._clock()
-        principal = await self.verifier.verify(token)
-        until = min(now + self.seconds, _expiry(token))
-        if until > now:
-            if len(self._entries) >= self.max_entries:
-                del self._entries[next(iter(self._entries))]  # the oldest entry
-            self._entries[token] = (principal, until)
-        return principal
-
-
-def _expiry(token: str) -> float:
-    """The ``exp`` of a token that has just verified (so it is well-formed)."""
-    payload = token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return float(claims["exp"])
+        return await self.verifier.verify(token)
 
 
 async def authenticate(

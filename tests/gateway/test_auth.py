@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway.auth import VerifiedTokens
-from shared.auth import DevKeys, Principal, Role, ensure_dev_keys
+from shared.auth import DevKeys, Principal, Role, TokenVerifier, ensure_dev_keys
 from shared.auth.keys import public_jwk
+from shared.auth.memory import TokenMemory
 from shared.errors import PROBLEM_JSON, GovitError
 from tests.gateway.conftest import SettingsFactory
 from tests.gateway.support import (
@@ -195,76 +196,52 @@ async def test_public_endpoints_need_no_token(gw: httpx.AsyncClient) -> None:
         assert (await gw.get(path)).status_code == 200, path
 
 
-# --- the gateway's memory of verified tokens -------------------------------------------
+# --- the gateway's memory of verified tokens: the verifier's own, asked first -----------
+# (Its rules, bounded, never past ``exp``, only successes, are tests/shared/test_auth_tokens.py's.)
 
 
-class CountingVerifier:
-    def __init__(self) -> None:
+class CountingVerifier(TokenVerifier):
+    """A ``TokenVerifier`` whose signature check is a stand-in that counts its calls."""
+
+    def __init__(self, memory: TokenMemory | None) -> None:
+        super().__init__(None, ISSUER, AUDIENCE, ["ES256"], memory=memory)  # type: ignore[arg-type]
         self.calls: list[str] = []
 
-    async def verify(self, token: str) -> Principal:
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         self.calls.append(token)
         if token.startswith("bad"):
             raise GovitError(401, "token_signature_invalid")
-        return Principal("user-1", "unit-1", "jincheng", frozenset({Role.UNIT}))
+        return Principal("user-1", "unit-1", "jincheng", frozenset({Role.UNIT})), 5000.0
 
 
-def token_expiring_at(exp: float, jti: str = "1") -> str:
-    return f"{b64json({'alg': 'ES256'})}.{b64json({'exp': exp, 'jti': jti})}.c2ln"
-
-
-def remembering(seconds: float, clock: list[float], **kw: Any) -> tuple[Any, CountingVerifier]:
-    inner = CountingVerifier()
-    return VerifiedTokens(inner, seconds=seconds, clock=lambda: clock[0], **kw), inner  # type: ignore[arg-type]
-
-
-async def test_a_verified_token_is_remembered_for_the_cache_time_only() -> None:
+async def test_the_gateway_asks_the_verifiers_memory_and_keeps_none_of_its_own() -> None:
     clock = [1000.0]
-    tokens, inner = remembering(30, clock)
-    token = token_expiring_at(5000)
-    await tokens.verify(token)
-    clock[0] = 1029.9
-    await tokens.verify(token)
-    assert len(inner.calls) == 1
-    clock[0] = 1030.0
-    await tokens.verify(token)
-    assert len(inner.calls) == 2
-
-
-async def test_a_remembered_token_is_verified_again_once_it_expires() -> None:
-    clock = [1000.0]
-    tokens, inner = remembering(30, clock)
-    token = token_expiring_at(1010)
-    await tokens.verify(token)
-    clock[0] = 1010.0
-    await tokens.verify(token)
-    assert len(inner.calls) == 2
+    verifier = CountingVerifier(TokenMemory(30, clock=lambda: clock[0]))
+    tokens = VerifiedTokens(verifier)
+    assert tokens.remembered("good") is None
+    await tokens.verify("good")
+    assert tokens.remembered("good") is not None
+    await tokens.verify("good")
+    assert verifier.calls == ["good"]
+    clock[0] = 1030.0  # the verifier forgets it: so does the gateway
+    assert tokens.remembered("good") is None
+    assert not hasattr(tokens, "_entries")
 
 
 async def test_a_refused_token_is_never_remembered() -> None:
-    clock = [1000.0]
-    tokens, inner = remembering(30, clock)
+    verifier = CountingVerifier(TokenMemory(30))
+    tokens = VerifiedTokens(verifier)
     for _ in range(2):
         with pytest.raises(GovitError):
-            await tokens.verify("bad." + token_expiring_at(5000))
-    assert len(inner.calls) == 2
+            await tokens.verify("bad")
+    assert tokens.remembered("bad") is None
+    assert len(verifier.calls) == 2
 
 
-async def test_the_memory_is_bounded_and_forgets_the_oldest_first() -> None:
-    clock = [1000.0]
-    tokens, inner = remembering(30, clock, max_entries=2)
-    first, second, third = (token_expiring_at(5000, jti) for jti in "abc")
-    for token in (first, second, third, third, second):
-        await tokens.verify(token)
-    assert len(inner.calls) == 3
-    await tokens.verify(first)
-    assert len(inner.calls) == 4
-
-
-async def test_a_cache_time_of_zero_verifies_every_time() -> None:
-    clock = [1000.0]
-    tokens, inner = remembering(0, clock)
-    token = token_expiring_at(5000)
-    await tokens.verify(token)
-    await tokens.verify(token)
-    assert len(inner.calls) == 2
+async def test_without_a_memory_every_request_is_verified() -> None:
+    verifier = CountingVerifier(TokenMemory(0))
+    tokens = VerifiedTokens(verifier)
+    await tokens.verify("good")
+    await tokens.verify("good")
+    assert tokens.remembered("good") is None
+    assert len(verifier.calls) == 2
