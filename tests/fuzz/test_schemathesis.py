@@ -32,7 +32,7 @@ from deploy.local.stack import SERVICES
 from shared.auth import Role
 from tests.fuzz.conftest import CASES, Target, build_app
 
-MAX_EXAMPLES = 12  # per operation and role: the whole fuzz stays within a few minutes
+MAX_EXAMPLES = 25  # per operation and role: the whole fuzz stays within a few minutes
 SEED = 16
 CHECKS = [
     not_a_server_error,
