@@ -38,6 +38,7 @@ from swagger_ui_bundle import swagger_ui_path
 from gateway.clients import UpstreamClient
 from gateway.routes import RouteTable
 from gateway.settings import SERVICES
+from shared.openapi import PROBLEM_SCHEMAS, problem_response
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,15 @@ SWAGGER_UI_URL = f"/docs/{SWAGGER_UI_DIR.name}"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _REF = "#/components/"
 BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+# What the gateway itself may answer on any routed operation, before or instead
+# of the service: the document must say so, or generated clients meet surprises.
+GATEWAY_ANSWERS = {
+    "414": "The request target is longer than the gateway accepts (`uri_too_long`).",
+    "429": "Too many requests from this caller or address (`rate_limited`): "
+    "wait `Retry-After` seconds.",
+    "502": "The service behind the gateway did not answer (`upstream_unavailable`).",
+    "504": "The service behind the gateway took too long (`upstream_timeout`).",
+}
 
 
 def _rewrite_refs(node: Any, renames: Mapping[tuple[str, str], str]) -> Any:
@@ -84,6 +94,22 @@ def _renames(
                     renames[(section, name)] = f"{service}.{name}"
                     changed = True
     return renames
+
+
+def _gateway_answers(schemas: dict[str, Any]) -> dict[str, Any]:
+    """The gateway's own answers as problem+json, pointing at the suite's ``Problem``
+    (added as ``gateway.<Name>`` where a service defines a ``Problem`` of its own)."""
+    renames = {
+        ("schemas", name): f"gateway.{name}"
+        for name, definition in PROBLEM_SCHEMAS.items()
+        if name in schemas and schemas[name] != definition
+    }
+    for name, definition in PROBLEM_SCHEMAS.items():
+        schemas.setdefault(renames.get(("schemas", name), name), _rewrite_refs(definition, renames))
+    return {
+        status: _rewrite_refs(problem_response(int(status), description), renames)
+        for status, description in GATEWAY_ANSWERS.items()
+    }
 
 
 def merge(
@@ -130,6 +156,15 @@ def merge(
         tags.append(
             {"name": service, "description": f"{info.get('title', service)} ({kept} paths)"}
         )
+
+    answers = _gateway_answers(components.setdefault("schemas", {}))
+    for item in paths.values():
+        for method in HTTP_METHODS:
+            operation = item.get(method)
+            if isinstance(operation, dict):
+                responses = operation.setdefault("responses", {})
+                for status, answer in answers.items():
+                    responses.setdefault(status, answer)
 
     merged: dict[str, Any] = {
         "openapi": "3.1.0",

@@ -226,3 +226,33 @@ async def test_the_real_services_documents_merge_into_a_valid_one_with_every_pat
             for method in item:
                 if method in ("get", "post", "put", "patch", "delete"):
                     assert merged["paths"][path][method]["tags"] == [name]
+
+
+async def test_every_routed_operation_documents_what_the_gateway_itself_answers(
+    make_settings: SettingsFactory,
+    services: dict[str, Upstream],
+    tmp_path: Path,
+    jwks_file: Path,
+) -> None:
+    """414, 429, 502 and 504 come from the gateway, not the service: the merged
+    document says so on every operation, as problem+json."""
+    for name, doc in real_service_documents(tmp_path, jwks_file).items():
+        services[name].state.openapi = doc
+    async with running_gateway(make_settings()) as gw:
+        merged = (await gw.get("/openapi.json")).json()
+    validate(merged)
+    operations = [
+        operation
+        for item in merged["paths"].values()
+        for method, operation in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+    assert operations
+    for operation in operations:
+        for status in ("414", "429", "502", "504"):
+            content = operation["responses"][status]["content"]
+            assert content["application/problem+json"]["schema"] == {
+                "$ref": "#/components/schemas/Problem"
+            }
+    assert "Retry-After" in operations[0]["responses"]["429"]["headers"]
+    assert "Problem" in merged["components"]["schemas"]
