@@ -25,6 +25,7 @@ from shared.events import Event, EventTables, emit, event_tables, new_event
 from shared.events.bus import STREAM, Bus
 from shared.events.consumer import Consumer
 from shared.events.relay import OutboxRelay
+from tests.support.checks import wait_until
 from tests.support.databases import Databases
 from tests.support.fixtures import Stack
 
@@ -68,15 +69,6 @@ async def kit(databases: Databases) -> AsyncIterator[Kit]:
         await conn.run_sync(metadata.create_all)
     yield Kit(db, tables, effects)
     await db.dispose()
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], seconds: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"condition not met within {seconds} s")
 
 
 async def stream_messages(bus: Bus, subject: str) -> list[tuple[str, dict[str, object]]]:
