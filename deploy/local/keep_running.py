@@ -21,10 +21,7 @@ import threading
 import time
 from types import FrameType
 
-
-def backoff(attempt: int, first: float, cap: float) -> float:
-    """The wait before restart number ``attempt`` (1, 2, …): doubling, at most ``cap``."""
-    return float(min(cap, first * 2 ** (attempt - 1)))
+from shared.backoff import backoff, next_attempt
 
 
 def describe(returncode: int) -> str:
@@ -60,7 +57,7 @@ class Supervisor:
             if self.stopping.is_set():
                 return 128 - returncode if returncode < 0 else returncode
             uptime = time.monotonic() - started
-            attempt = 1 if uptime >= self.stable_after else attempt + 1
+            attempt = next_attempt(attempt, uptime, self.stable_after)
             delay = backoff(attempt, self.first, self.cap)
             self.log(
                 f"exited with {describe(returncode)} after {uptime:.1f} s; "

@@ -18,6 +18,8 @@ from typing import Literal, Protocol
 
 from prometheus_client import Counter, Gauge
 
+from shared.backoff import backoff, next_attempt
+
 log = logging.getLogger(__name__)
 
 State = Literal["starting", "running", "standby", "failing", "down"]
@@ -153,8 +155,8 @@ class Supervisor:
                     return
                 raise RuntimeError("the worker returned while the app was running")
             except Exception as exc:  # anything: a dead worker must never go unnoticed
-                failures = 1 if loop.time() - started >= self.stable_seconds else failures + 1
-                delay = min(self.max_backoff, self.initial_backoff * 2 ** (failures - 1))
+                failures = next_attempt(failures, loop.time() - started, self.stable_seconds)
+                delay = backoff(failures, self.initial_backoff, self.max_backoff)
                 worker.health.down(exc)
                 WORKER_RESTARTS.labels(worker.name).inc()
                 log.exception(
