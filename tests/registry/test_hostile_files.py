@@ -1,9 +1,10 @@
 """Files an outside tester (or a hostile unit) would send: each is refused or handled
 with a clear problem+json, and the process stays alive to serve the next request.
 
-Every file is built here, in the test. On the code before issue 15, the sparse far
-cell aborted the whole process (calamine asked for 549 GB), the others were either
-read in full (zip bomb: 27 s and 1.6 GB) or refused only after parsing everything.
+Every file is built by the test (here, or in ``tests.support.sheets``), none is
+stored. On the code before issue 15, the sparse far cell aborted the whole process
+(calamine asked for 549 GB), the others were either read in full (zip bomb: 27 s and
+1.6 GB) or refused only after parsing everything.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from services.registry import imports
 from services.registry.imports import HEAVY
@@ -41,19 +42,9 @@ from tests.registry.test_import_export import (
 from tests.support.checks import problem
 from tests.support.databases import Databases
 from tests.support.fixtures import Stack, TokenFactory, auth
+from tests.support.sheets import sheet_with_cell_at
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-
-
-def sheet_with_cell_at(ref: str) -> bytes:
-    """A tiny workbook (under 5 KB) whose only cell is at ``ref``."""
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet[ref] = "x"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def with_sheet_xml(xml_chunks: list[bytes]) -> bytes:

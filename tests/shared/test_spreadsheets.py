@@ -8,7 +8,6 @@ import io
 import zipfile
 
 import pytest
-from openpyxl import Workbook
 
 from shared.errors import GovitError
 from shared.spreadsheets import (
@@ -23,6 +22,7 @@ from shared.spreadsheets import (
     write_csv,
     write_xlsx,
 )
+from tests.support.sheets import sheet_with_cell_at
 
 
 @pytest.mark.parametrize(
@@ -86,18 +86,13 @@ def test_csv_rows_are_capped_but_blank_lines_do_not_count() -> None:
     ("ref", "code"), [("E1", "too_many_columns"), ("A6", "too_many_rows"), ("D5", None)]
 )
 def test_a_cell_reference_past_the_limits_is_refused(ref: str, code: str | None) -> None:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet[ref] = "x"
-    out = io.BytesIO()
-    book.save(out)
+    data = sheet_with_cell_at(ref)
     limits = SheetLimits(max_columns=4, max_rows=4)
     if code is None:
-        assert read_xlsx(out.getvalue(), limits)[-1][-1] == "x"
+        assert read_xlsx(data, limits)[-1][-1] == "x"
         return
     with pytest.raises(GovitError) as refused:
-        read_xlsx(out.getvalue(), limits)
+        read_xlsx(data, limits)
     assert (refused.value.status, refused.value.code) == (413, code)
 
 
