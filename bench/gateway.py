@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ if str(REPO_ROOT) not in sys.path:  # run as a script, bench/ is sys.path[0]
 import aiohttp  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
+from bench import processes  # noqa: E402
 from deploy.local.stack import free_port  # noqa: E402
 from shared.auth import ensure_dev_keys, mint_token  # noqa: E402
 
@@ -79,59 +79,6 @@ class Result:
 
 # What `python -m gateway`, make up and the k8s manifest run the gateway with.
 GATEWAY_OPTIONS = ("--http", "gateway.server:GatewayHttpProtocol", "--no-server-header")
-
-
-def _uvicorn(
-    target: str,
-    port: int,
-    env: dict[str, str],
-    options: tuple[str, ...] = (),
-    cwd: Path = REPO_ROOT,
-) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        target,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        *options,
-    ]
-    # The checkout in `cwd` comes first on sys.path (python -m), so its packages win.
-    return subprocess.Popen(command, cwd=cwd, env=env)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited with status {proc.returncode} while starting")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (127.0.0.1)
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} was not ready within {seconds:.0f} s")
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @dataclass
@@ -273,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             upstream_port = free_port()
             upstream = f"http://127.0.0.1:{upstream_port}"
-            procs.append(_uvicorn("bench.gateway:upstream_app", upstream_port, base_env))
-            _wait_ready(f"{upstream}/readyz", procs[-1])
+            procs.append(processes.uvicorn("bench.gateway:upstream_app", upstream_port, base_env))
+            processes.wait_ready(f"{upstream}/readyz", procs[-1], 30)
             targets = [("direct", upstream)]
             gateways: list[tuple[str, str, Path, tuple[str, ...]]] = [
                 (f"gateway ({c})", c, REPO_ROOT, GATEWAY_OPTIONS) for c in clients
@@ -295,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                     "GOVIT_UPSTREAM_CLIENT": client,
                     "GOVIT_RATE_LIMIT_CLIENT": "100000000/minute",  # on, as in production
                 }
-                procs.append(_uvicorn("gateway.app:build_app", port, env, options, tree))
-                _wait_ready(f"http://127.0.0.1:{port}/healthz", procs[-1])
+                procs.append(processes.uvicorn("gateway.app:build_app", port, env, options, tree))
+                processes.wait_ready(f"http://127.0.0.1:{port}/healthz", procs[-1], 30)
                 targets.append((name, f"http://127.0.0.1:{port}"))
 
             # Rounds interleave the targets, so a change in the machine's other load
@@ -312,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  round {round_number + 1}/{args.rounds} done", file=sys.stderr)
             results = [_result(name, samples[name]) for name, _ in targets]
         finally:
-            _stop(procs)
+            processes.stop(procs)
 
     print(
         f"GET {PATH} with {args.concurrency} in flight, {args.seconds:g} s per target "

@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +43,7 @@ if str(REPO_ROOT) not in sys.path:  # run as a script, bench/ is sys.path[0]
 
 import aiohttp  # noqa: E402
 
+from bench import processes  # noqa: E402
 from deploy.local.stack import Nats, Postgres, ensure_databases, free_port, with_database  # noqa: E402
 from shared.auth import ensure_dev_keys, mint_token  # noqa: E402
 from shared.db.migrate import upgrade  # noqa: E402
@@ -108,40 +108,7 @@ def python_client(url: str, headers: dict[str, str], seconds: float, connections
     return asyncio.run(run())
 
 
-# --- processes ----------------------------------------------------------------------------
-
-
-def _uvicorn(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=env)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: exited with status {proc.returncode} while starting")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (127.0.0.1)
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} was not ready within {seconds:.0f} s")
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+# --- seeding ----------------------------------------------------------------------------
 
 
 async def _seed(registry: str, admin: dict[str, str], unit_token: str | None) -> str:
@@ -232,15 +199,17 @@ def main(argv: list[str] | None = None) -> int:
             "GOVIT_DATABASE_URL": database_url,
             "GOVIT_OUTBOX_RELAY_ENABLED": "false",
         }
-        procs.append(_uvicorn("services.registry.app:build_app", registry_port, registry_env))
-        _wait_ready(f"{registry}/healthz", procs[-1])
+        procs.append(
+            processes.uvicorn("services.registry.app:build_app", registry_port, registry_env)
+        )
+        processes.wait_ready(f"{registry}/healthz", procs[-1], 60)
         gateway_env = {
             **common,
             "GOVIT_REGISTRY_URL": registry,
             "GOVIT_RATE_LIMIT_CLIENT": "100000000/minute",  # on, as in production
         }
-        procs.append(_uvicorn("gateway.app:build_app", gateway_port, gateway_env))
-        _wait_ready(f"{gateway}/healthz", procs[-1])
+        procs.append(processes.uvicorn("gateway.app:build_app", gateway_port, gateway_env))
+        processes.wait_ready(f"{gateway}/healthz", procs[-1], 60)
 
         unit = asyncio.run(_seed(registry, {"Authorization": bearer(["admin"])}, None))
         reader = {"Authorization": bearer(["unit"], org=unit)}
@@ -259,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         svc_health = load(f"{registry}/healthz", {}, s, c)
         svc_page50 = load(registry + page50, reader, s, c)
     finally:
-        _stop(procs)
+        processes.stop(procs)
         nats.stop()
         pg.stop()
         shutil.rmtree(root, ignore_errors=True)
