@@ -8,11 +8,13 @@ A service without a seeder is fuzzed on its empty database.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
 
+from tests.registry.conftest import system_body
 from tests.support.fixtures import TokenFactory, auth
 
 JURISDICTION = "linfen-water"
@@ -44,17 +46,7 @@ async def seed_registry(client: httpx.AsyncClient, token: TokenFactory) -> Seede
         for name in ("临汾市水利局信息中心", "临汾市水文水资源勘测站")
     ]
     owner = auth(token(roles=["unit"], org=units[0], jurisdiction=JURISDICTION))
-    system = {
-        "name": "水资源监测预警系统",
-        "org": units[0],
-        "status": "operating",
-        "network": "extranet",
-        "cloud": "on_cloud",
-        "sharing_connected": True,
-        "mlps_level": 2,
-        "crypto_assessed": True,
-        "asset_registered": True,
-    }
+    system = system_body(uuid.UUID(units[0]))
     operating = await _created(await client.post("/api/v1/systems", json=system, headers=owner))
     retired = await _created(
         await client.post(
