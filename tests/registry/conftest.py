@@ -118,6 +118,19 @@ def system_body(org: uuid.UUID, **overrides: object) -> dict[str, object]:
     return body
 
 
+def resource_body(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "name": "实时水位数据",
+        "source": "水文站遥测终端",
+        "format": "JSON",
+        "update_frequency": "每5分钟",
+        "share_type": "conditional",
+        "open_type": "none",
+    }
+    body.update(overrides)
+    return body
+
+
 async def outbox_events(registry_app: FastAPI, type_: str) -> list[dict[str, object]]:
     """The envelopes written to the outbox in this test's transaction."""
     async with registry_app.state.db.sessions() as session:

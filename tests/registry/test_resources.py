@@ -10,21 +10,9 @@ from tests.registry.conftest import (
     Actors,
     create_system,
     outbox_events,
+    resource_body,
 )
 from tests.support.checks import problem
-
-
-def resource_body(**overrides: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "name": "实时水位数据",
-        "source": "水文站遥测终端",
-        "format": "JSON",
-        "update_frequency": "每5分钟",
-        "share_type": "conditional",
-        "open_type": "none",
-    }
-    body.update(overrides)
-    return body
 
 
 async def add(

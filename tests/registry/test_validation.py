@@ -20,6 +20,7 @@ from tests.registry.conftest import (
     create_system,
     fresh_registry,
     make_unit,
+    resource_body,
     system_body,
 )
 from tests.support.checks import problem
@@ -28,14 +29,6 @@ from tests.support.fixtures import Stack, TokenFactory, auth
 
 UNITS = "/api/v1/units"
 SYSTEMS = "/api/v1/systems"
-RESOURCE = {
-    "name": "实时水位数据",
-    "source": "水文站遥测终端",
-    "format": "JSON",
-    "update_frequency": "每5分钟",
-    "share_type": "conditional",
-    "open_type": "none",
-}
 
 
 def raw(headers: dict[str, str]) -> dict[str, str]:
@@ -83,7 +76,7 @@ async def test_every_free_text_field_of_a_resource_refuses_invisible_characters(
     client: httpx.AsyncClient, actors: Actors, field: str
 ) -> None:
     system = await create_system(client, actors.a, actors.unit_a)
-    body = {**RESOURCE, field: "数据\u202e源"}
+    body = {**resource_body(), field: "数据\u202e源"}
     response = await client.post(f"{SYSTEMS}/{system['id']}/resources", json=body, headers=actors.a)
     refused = problem(response, 422, "validation_failed")
     assert [e["loc"] for e in refused["errors"]] == [f"body.{field}"]

@@ -20,21 +20,19 @@ from sqlalchemy import func, select, text, update
 
 from services.registry.app import build_app
 from services.registry.models import Resource, System, events, idempotency_keys
-from tests.registry.conftest import SOURCE, make_unit, registry_settings, system_body
+from tests.registry.conftest import (
+    SOURCE,
+    make_unit,
+    registry_settings,
+    resource_body,
+    system_body,
+)
 from tests.support.apps import rolled_back_client
 from tests.support.checks import problem, wait_until
 from tests.support.databases import Databases
 from tests.support.fixtures import Stack, TokenFactory, auth
 
 J = "linfen-water"
-RESOURCE = {
-    "name": "实时水位数据",
-    "source": "水文站遥测终端",
-    "format": "JSON",
-    "update_frequency": "每5分钟",
-    "share_type": "conditional",
-    "open_type": "none",
-}
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +139,7 @@ async def test_the_same_key_with_another_body_is_refused(
     )
     # ... and on another route, the same key is another key.
     response = await client.post(
-        f"/api/v1/systems/{first.json()['id']}/resources", json=RESOURCE, headers=keyed
+        f"/api/v1/systems/{first.json()['id']}/resources", json=resource_body(), headers=keyed
     )
     assert response.status_code == 201, response.text
 
@@ -235,20 +233,22 @@ async def test_in_flight_and_replay_across_two_app_instances(
             await blocker.execute(
                 select(System.id).where(System.id == uuid.UUID(system_id)).with_for_update()
             )
-            first = asyncio.create_task(one.post(path, json=RESOURCE, headers=keyed))
+            first = asyncio.create_task(one.post(path, json=resource_body(), headers=keyed))
 
             async def claimed() -> bool:
                 return await count(instance, idempotency_keys) == 1
 
             await wait_until(claimed, what="the first request claims its key")
             problem(
-                await two.post(path, json=RESOURCE, headers=keyed), 409, "idempotency_key_in_flight"
+                await two.post(path, json=resource_body(), headers=keyed),
+                409,
+                "idempotency_key_in_flight",
             )
             await blocker.rollback()
         answered = await asyncio.wait_for(first, timeout=30)
         assert answered.status_code == 201, answered.text
 
-        replayed = await two.post(path, json=RESOURCE, headers=keyed)
+        replayed = await two.post(path, json=resource_body(), headers=keyed)
         assert replayed.status_code == 201
         assert replayed.json() == answered.json()
         assert replayed.headers["idempotent-replayed"] == "true"
