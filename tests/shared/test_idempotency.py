@@ -11,7 +11,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 import pytest
@@ -206,10 +206,11 @@ async def test_the_header_is_in_the_openapi_document(app: FastAPI) -> None:
 # --- two app instances on one committed database -------------------------------------------
 
 
-async def test_in_flight_and_replay_across_two_app_instances(
-    stack: Stack, databases: Databases, dev_keys: object, token: TokenFactory
-) -> None:
-    url = await databases.migrated("registry")
+@asynccontextmanager
+async def two_instances(
+    stack: Stack, url: str
+) -> AsyncIterator[tuple[FastAPI, list[httpx.AsyncClient]]]:
+    """Two registry apps on the committed database ``url``: (the second app, a client of each)."""
     async with AsyncExitStack() as stack_:
         clients = []
         for _ in range(2):
@@ -218,6 +219,14 @@ async def test_in_flight_and_replay_across_two_app_instances(
             transport = httpx.ASGITransport(app=instance)
             c = httpx.AsyncClient(transport=transport, base_url="http://registry")
             clients.append(await stack_.enter_async_context(c))
+        yield instance, clients
+
+
+async def test_in_flight_and_replay_across_two_app_instances(
+    stack: Stack, databases: Databases, dev_keys: object, token: TokenFactory
+) -> None:
+    url = await databases.migrated("registry")
+    async with two_instances(stack, url) as (instance, clients):
         one, two = clients
         unit, headers = await unit_and_token(one, token)
         created = await one.post("/api/v1/systems", json=system_body(unit), headers=headers)
@@ -261,14 +270,7 @@ async def test_concurrent_duplicates_run_once(
     """Many copies of one request at once: one creates, the others see it in flight or
     get its answer; never two systems."""
     url = await databases.migrated("registry")
-    async with AsyncExitStack() as stack_:
-        clients = []
-        for _ in range(2):
-            instance = build_app(registry_settings(stack, url, outbox_relay_enabled=False))
-            await stack_.enter_async_context(instance.router.lifespan_context(instance))
-            transport = httpx.ASGITransport(app=instance)
-            c = httpx.AsyncClient(transport=transport, base_url="http://registry")
-            clients.append(await stack_.enter_async_context(c))
+    async with two_instances(stack, url) as (instance, clients):
         unit, headers = await unit_and_token(clients[0], token)
         keyed = {**headers, "Idempotency-Key": "burst"}
         responses = await asyncio.gather(
