@@ -1,14 +1,56 @@
-"""The servers a benchmark starts: uvicorn on 127.0.0.1, waited for, and stopped."""
+"""The servers a benchmark starts: PostgreSQL and NATS in a folder of their own, uvicorn
+on 127.0.0.1, each waited for and stopped."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
+
+from deploy.local.stack import Nats, Postgres, free_port
+from shared.settings import DEFAULT_HOME
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Servers:
+    """PostgreSQL and NATS (the project's wheels) on free ports, in ``root`` under ``.govit/``."""
+
+    root: Path
+    pg: Postgres
+    nats: Nats
+
+    @classmethod
+    def start(cls, prefix: str) -> Self:
+        """Both running in a new folder named ``prefix…``; nothing left behind if one fails."""
+        DEFAULT_HOME.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            DEFAULT_HOME.chmod(0o755)  # PostgreSQL runs as ``nobody``: it must reach its folder
+        root = Path(tempfile.mkdtemp(prefix=prefix, dir=DEFAULT_HOME))
+        servers = cls(
+            root, Postgres(root / "pg", free_port()), Nats(root / "nats", free_port(), free_port())
+        )
+        try:
+            servers.pg.start(root / "postgres.log")
+            servers.nats.start(root / "nats.log")
+        except BaseException:
+            servers.stop()
+            raise
+        return servers
+
+    def stop(self) -> None:
+        """Both stopped and their folder removed."""
+        self.nats.stop()
+        self.pg.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def uvicorn(

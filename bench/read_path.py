@@ -32,7 +32,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +43,9 @@ if str(REPO_ROOT) not in sys.path:  # run as a script, bench/ is sys.path[0]
 import aiohttp  # noqa: E402
 
 from bench import processes  # noqa: E402
-from deploy.local.stack import Nats, Postgres, ensure_databases, free_port, with_database  # noqa: E402
+from deploy.local.stack import ensure_databases, free_port, with_database  # noqa: E402
 from shared.auth import ensure_dev_keys, mint_token  # noqa: E402
 from shared.db.migrate import upgrade  # noqa: E402
-from shared.settings import DEFAULT_HOME  # noqa: E402
 
 ISSUER = "https://id.govit.bench"
 AUDIENCE = "govit"
@@ -151,20 +149,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
 
-    DEFAULT_HOME.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        DEFAULT_HOME.chmod(0o755)  # PostgreSQL runs as ``nobody``: it must reach its folder
-    root = Path(tempfile.mkdtemp(prefix="bench-read-path-", dir=DEFAULT_HOME))
-    pg = Postgres(root / "pg", free_port())
-    nats = Nats(root / "nats", free_port(), free_port())
+    servers = processes.Servers.start("bench-read-path-")
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        pg.start(root / "postgres.log")
-        nats.start(root / "nats.log")
-        database_url = with_database(pg.admin_url, "govit_registry")
-        ensure_databases(pg.admin_url, ["govit_registry"])
+        database_url = with_database(servers.pg.admin_url, "govit_registry")
+        ensure_databases(servers.pg.admin_url, ["govit_registry"])
         upgrade("registry", database_url)
-        keys = ensure_dev_keys(root / "keys")
+        keys = ensure_dev_keys(servers.root / "keys")
 
         def bearer(roles: list[str], org: str = "00000000-0000-0000-0000-000000000000") -> str:
             jwt = mint_token(
@@ -184,12 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         common = {
             **base_env,
             "GOVIT_ENVIRONMENT": "test",
-            "GOVIT_HOME": str(root),
+            "GOVIT_HOME": str(servers.root),
             "GOVIT_JWKS_FILE": str(keys.jwks_file),
             "GOVIT_JWT_ISSUER": ISSUER,
             "GOVIT_JWT_AUDIENCE": AUDIENCE,
             "GOVIT_LOG_LEVEL": "WARNING",
-            "GOVIT_NATS_URL": nats.url,
+            "GOVIT_NATS_URL": servers.nats.url,
         }
         registry_port, gateway_port = free_port(), free_port()
         registry = f"http://127.0.0.1:{registry_port}"
@@ -229,9 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         svc_page50 = load(registry + page50, reader, s, c)
     finally:
         processes.stop(procs)
-        nats.stop()
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        servers.stop()
 
     tool = "wrk" if use_wrk else "Python client"
     print(f"read path ({tool}, {s:g} s per target)")

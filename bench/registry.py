@@ -30,12 +30,9 @@ import argparse
 import asyncio
 import csv
 import io
-import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -54,7 +51,8 @@ from sqlalchemy import Select  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg  # noqa: E402
 
-from deploy.local.stack import Nats, Postgres, ensure_databases, free_port, with_database  # noqa: E402
+from bench import processes  # noqa: E402
+from deploy.local.stack import ensure_databases, with_database  # noqa: E402
 from services.registry import repository  # noqa: E402
 from services.registry.app import RegistrySettings, build_app  # noqa: E402
 from services.registry.domain import SYSTEM_FIELDS  # noqa: E402
@@ -64,7 +62,6 @@ from services.registry.spreadsheets import COLUMNS  # noqa: E402
 from shared.auth import DevKeys, Principal, ensure_dev_keys, mint_token  # noqa: E402
 from shared.db.migrate import upgrade  # noqa: E402
 from shared.db.session import asyncpg_dsn  # noqa: E402
-from shared.settings import DEFAULT_HOME  # noqa: E402
 
 ISSUER = "https://id.govit.bench"
 IMPORT_DATABASE = "govit_registry_import"  # the one-request import runs on its own data
@@ -101,41 +98,22 @@ KINDS = (
 # --- the stack --------------------------------------------------------------------
 
 
-@dataclass
-class Stack:
-    root: Path
-    pg: Postgres
-    nats: Nats
-
+class Stack(processes.Servers):
     @property
     def database_url(self) -> str:
         return with_database(self.pg.admin_url, "govit_registry")
 
 
 def start_stack() -> Stack:
-    DEFAULT_HOME.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        DEFAULT_HOME.chmod(0o755)  # PostgreSQL runs as ``nobody``: it must reach its folder
-    root = Path(tempfile.mkdtemp(prefix="bench-registry-", dir=DEFAULT_HOME))
-    pg = Postgres(root / "pg", free_port())
-    nats = Nats(root / "nats", free_port(), free_port())
-    stack = Stack(root, pg, nats)
+    stack = Stack.start("bench-registry-")
     try:
-        pg.start(root / "postgres.log")
-        nats.start(root / "nats.log")
-        ensure_databases(pg.admin_url, ["govit_registry", IMPORT_DATABASE])
+        ensure_databases(stack.pg.admin_url, ["govit_registry", IMPORT_DATABASE])
         upgrade("registry", stack.database_url)
-        upgrade("registry", with_database(pg.admin_url, IMPORT_DATABASE))
+        upgrade("registry", with_database(stack.pg.admin_url, IMPORT_DATABASE))
     except BaseException:
-        stop_stack(stack)
+        stack.stop()
         raise
     return stack
-
-
-def stop_stack(stack: Stack) -> None:
-    stack.nats.stop()
-    stack.pg.stop()
-    shutil.rmtree(stack.root, ignore_errors=True)
 
 
 # --- the data -------------------------------------------------------------------------
@@ -738,7 +716,7 @@ def main() -> int:
         print(f"PostgreSQL on :{stack.pg.port}, NATS on :{stack.nats.port}, under {stack.root}")
         asyncio.run(asyncio.wait_for(run(stack, args.rows, args.repeat), timeout=600))
     finally:
-        stop_stack(stack)
+        stack.stop()
     print(f"\ntotal {time.perf_counter() - started:.0f} s; everything started was stopped")
     return 0
 
