@@ -36,7 +36,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,6 +115,18 @@ def start_stack() -> Stack:
         stack.stop()
         raise
     return stack
+
+
+@asynccontextmanager
+async def registry_client(settings: RegistrySettings) -> AsyncIterator[httpx.AsyncClient]:
+    """The registry app, its lifespan running, reached in process (600 s timeout)."""
+    app = build_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://registry", timeout=600
+        ) as client:
+            yield client
 
 
 # --- the data -------------------------------------------------------------------------
@@ -345,50 +358,45 @@ async def run(stack: Stack, rows: int, repeat: int) -> None:
     )
     await import_benchmark(import_settings, bearer, rows)
 
-    app = build_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://registry", timeout=600
-        ) as client:
-            # An admin registers and imports for its own jurisdiction only.
-            admins = {j: bearer(["admin"], j)[0] for j in JURISDICTIONS}
-            admin_h, admin_p = bearer(["admin"], "linfen-water")
-            units: dict[str, list[uuid.UUID]] = {j: [] for j in JURISDICTIONS}
-            for j in JURISDICTIONS:
-                units[j] = await register_units(client, admins[j], j, UNITS_PER_JURISDICTION)
+    async with registry_client(settings) as client:
+        # An admin registers and imports for its own jurisdiction only.
+        admins = {j: bearer(["admin"], j)[0] for j in JURISDICTIONS}
+        admin_h, admin_p = bearer(["admin"], "linfen-water")
+        units: dict[str, list[uuid.UUID]] = {j: [] for j in JURISDICTIONS}
+        for j in JURISDICTIONS:
+            units[j] = await register_units(client, admins[j], j, UNITS_PER_JURISDICTION)
 
-            started = time.perf_counter()
-            data = catalogue_csv(units, rows)
-            build_s = time.perf_counter() - started
-            print(
-                f"catalogue file: {rows:,} rows, {len(data) / 2**20:.1f} MiB (built in "
-                f"{build_s:.1f} s); imported as one file per jurisdiction, by its admin"
+        started = time.perf_counter()
+        data = catalogue_csv(units, rows)
+        build_s = time.perf_counter() - started
+        print(
+            f"catalogue file: {rows:,} rows, {len(data) / 2**20:.1f} MiB (built in "
+            f"{build_s:.1f} s); imported as one file per jurisdiction, by its admin"
+        )
+        started = time.perf_counter()
+        for j, part in split_by_jurisdiction(data, units).items():
+            response = await client.post(
+                "/api/v1/systems:import",
+                content=part,
+                headers={**admins[j], "Content-Type": "text/csv"},
             )
-            started = time.perf_counter()
-            for j, part in split_by_jurisdiction(data, units).items():
-                response = await client.post(
-                    "/api/v1/systems:import",
-                    content=part,
-                    headers={**admins[j], "Content-Type": "text/csv"},
-                )
-                if response.status_code != 201:
-                    raise RuntimeError(f"import: {response.status_code} {response.text[:500]}")
-            import_s = time.perf_counter() - started
-            print(f"imported {rows:,} rows in {import_s:.1f} s ({rows / import_s:,.0f} rows/s)")
+            if response.status_code != 201:
+                raise RuntimeError(f"import: {response.status_code} {response.text[:500]}")
+        import_s = time.perf_counter() - started
+        print(f"imported {rows:,} rows in {import_s:.1f} s ({rows / import_s:,.0f} rows/s)")
 
-            conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
-            try:
-                counts = await conn.fetchrow(
-                    "SELECT (SELECT count(*) FROM systems) AS systems,"
-                    " (SELECT count(*) FROM system_revisions) AS revisions,"
-                    " (SELECT count(*) FROM outbox) AS outbox"
-                )
-                print(f"stored: {dict(counts)}")
-                await conn.execute("ANALYZE")  # what autovacuum does soon after a bulk load
-                await measure(client, conn, units, bearer, admin_h, admin_p, repeat)
-            finally:
-                await conn.close()
+        conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
+        try:
+            counts = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM systems) AS systems,"
+                " (SELECT count(*) FROM system_revisions) AS revisions,"
+                " (SELECT count(*) FROM outbox) AS outbox"
+            )
+            print(f"stored: {dict(counts)}")
+            await conn.execute("ANALYZE")  # what autovacuum does soon after a bulk load
+            await measure(client, conn, units, bearer, admin_h, admin_p, repeat)
+        finally:
+            await conn.close()
 
 
 # --- one import of the whole catalogue -------------------------------------------------
@@ -445,67 +453,62 @@ async def import_benchmark(
     """``rows`` rows in ONE request (API.md's maximum), against a plain COPY of the same
     rows (the floor: storing them, nothing else), while a small GET runs alongside."""
     j = "linfen-water"
-    app = build_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://registry", timeout=600
-        ) as client:
-            admin = bearer(["admin"], j)[0]
-            units = await register_units(client, admin, j, 100)
-            unit_h = bearer(["unit"], j, units[0])[0]
-            probe = await client.post(
-                "/api/v1/systems",
-                json={
-                    "name": "探针系统",
-                    "org": str(units[0]),
-                    "status": "planned",
-                    "network": "extranet",
-                    "cloud": "on_cloud",
-                },
-                headers=unit_h,
-            )
-            probe.raise_for_status()
-            probe_url = f"/api/v1/systems/{probe.json()['id']}"
-            data = catalogue_csv({j: units}, rows)
+    async with registry_client(settings) as client:
+        admin = bearer(["admin"], j)[0]
+        units = await register_units(client, admin, j, 100)
+        unit_h = bearer(["unit"], j, units[0])[0]
+        probe = await client.post(
+            "/api/v1/systems",
+            json={
+                "name": "探针系统",
+                "org": str(units[0]),
+                "status": "planned",
+                "network": "extranet",
+                "cloud": "on_cloud",
+            },
+            headers=unit_h,
+        )
+        probe.raise_for_status()
+        probe_url = f"/api/v1/systems/{probe.json()['id']}"
+        data = catalogue_csv({j: units}, rows)
 
-            columns, records = copy_records(data, datetime.now(UTC))
-            conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
-            try:
-                tx = conn.transaction()
-                await tx.start()
-                started = time.perf_counter()
-                await conn.copy_records_to_table("systems", records=records, columns=columns)
-                copy_s = time.perf_counter() - started
-                await tx.rollback()
-            finally:
-                await conn.close()
-            del records
+        columns, records = copy_records(data, datetime.now(UTC))
+        conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+        try:
+            tx = conn.transaction()
+            await tx.start()
+            started = time.perf_counter()
+            await conn.copy_records_to_table("systems", records=records, columns=columns)
+            copy_s = time.perf_counter() - started
+            await tx.rollback()
+        finally:
+            await conn.close()
+        del records
 
-            async def get_ms() -> float:
-                started = time.perf_counter()
-                (await client.get(probe_url, headers=unit_h)).raise_for_status()
-                return (time.perf_counter() - started) * 1000
+        async def get_ms() -> float:
+            started = time.perf_counter()
+            (await client.get(probe_url, headers=unit_h)).raise_for_status()
+            return (time.perf_counter() - started) * 1000
 
-            idle = [await get_ms() for _ in range(30)]
-            before_rss = RssSampler.now()
-            with RssSampler() as rss:
-                started = time.perf_counter()
-                task = asyncio.create_task(
-                    client.post(
-                        "/api/v1/systems:import",
-                        content=data,
-                        headers={**admin, "Content-Type": "text/csv"},
-                    )
+        idle = [await get_ms() for _ in range(30)]
+        before_rss = RssSampler.now()
+        with RssSampler() as rss:
+            started = time.perf_counter()
+            task = asyncio.create_task(
+                client.post(
+                    "/api/v1/systems:import",
+                    content=data,
+                    headers={**admin, "Content-Type": "text/csv"},
                 )
-                busy = []
-                while not task.done():
-                    busy.append(await get_ms())
-                    await asyncio.sleep(0.05)
-                response = await task
-                import_s = time.perf_counter() - started
-            if response.status_code != 201:
-                raise RuntimeError(f"import: {response.status_code} {response.text[:500]}")
+            )
+            busy = []
+            while not task.done():
+                busy.append(await get_ms())
+                await asyncio.sleep(0.05)
+            response = await task
+            import_s = time.perf_counter() - started
+        if response.status_code != 201:
+            raise RuntimeError(f"import: {response.status_code} {response.text[:500]}")
     mib = 2**20
     print(
         f"\nONE import of {rows:,} rows ({len(data) / mib:.1f} MiB CSV, one request, one"
