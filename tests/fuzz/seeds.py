@@ -8,6 +8,7 @@ A service without a seeder is fuzzed on its empty database.
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -73,4 +74,18 @@ async def seed_registry(client: httpx.AsyncClient, token: TokenFactory) -> Seede
     )
 
 
-SEEDERS: dict[str, Seeder] = {"registry": seed_registry}
+def _seeders() -> dict[str, Seeder]:
+    """The registry's seeder, and ``tests/<service>/fuzz_seed.py:seed`` where a service has one."""
+    found: dict[str, Seeder] = {"registry": seed_registry}
+    for service in ("approval", "filing", "funding", "evaluation"):
+        try:
+            module = importlib.import_module(f"tests.{service}.fuzz_seed")
+        except ModuleNotFoundError as missing:
+            if missing.name not in (f"tests.{service}", f"tests.{service}.fuzz_seed"):
+                raise
+            continue
+        found[service] = module.seed
+    return found
+
+
+SEEDERS: dict[str, Seeder] = _seeders()
