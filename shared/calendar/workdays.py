@@ -66,6 +66,32 @@ class WorkdayCalendar:
         self._loaded[year] = schedule
         return schedule
 
+    def copy(self) -> WorkdayCalendar:
+        """An independent calendar with the same loaded years (to try a schedule on)."""
+        return WorkdayCalendar(self._loaded.values())
+
+    def loaded(self, year: int) -> YearSchedule | None:
+        """The schedule an administrator loaded for ``year``, if any."""
+        return self._loaded.get(year)
+
+    def source_of(self, year: int) -> str | None:
+        """``loaded``, ``library`` (chinese-calendar's data) or None for an unknown year."""
+        if year in self._loaded:
+            return "loaded"
+        return "library" if year in LIBRARY_YEARS else None
+
+    def days_of(self, year: int) -> tuple[list[date], list[date]]:
+        """``(holidays, adjusted working weekends)`` of a known year, each sorted."""
+        if schedule := self._loaded.get(year):
+            return sorted(schedule.holidays), sorted(schedule.workdays)
+        if year not in LIBRARY_YEARS:
+            raise CalendarYearUnknown(year)
+        holidays = sorted(d for d in chinese_calendar.holidays if d.year == year)
+        workdays = sorted(
+            d for d in chinese_calendar.workdays if d.year == year and d.weekday() >= 5
+        )
+        return holidays, workdays
+
     def known_years(self) -> list[int]:
         return sorted(set(LIBRARY_YEARS) | set(self._loaded))
 
