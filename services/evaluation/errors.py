@@ -1,0 +1,121 @@
+"""Every error the evaluation service answers with, declared once: code, status, meaning.
+
+A ``code`` is public contract: add codes, never rename one. Errors the kit owns are
+not repeated (``not_found``/``forbidden`` shapes aside, the Idempotency-Key 409/422,
+pydantic's 422 ``validation_failed``, ``role_required``).
+
+This module imports nothing of the service and no framework: ``domain`` may use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.errors import GovitError, Violation
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    status: int
+    meaning: str  # what the OpenAPI document says about it
+
+    def error(
+        self,
+        detail: str,
+        *,
+        violations: list[Violation] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> GovitError:
+        violations, extra, headers = list(violations or []), dict(extra or {}), dict(headers or {})
+        return GovitError(self.status, self.code, detail, violations, extra, headers)
+
+
+# --- the codes (stable: add, never rename) ---------------------------------------------
+
+NOT_FOUND = Code("not_found", 404, "no such record, or not yours to read (the same answer)")
+FORBIDDEN = Code("forbidden", 403, "not yours to do (a unit acts for its own projects only)")
+PROJECT_UNKNOWN = Code(
+    "project_unknown", 422, "no such project in approval's events, or not yours to evaluate"
+)
+UNIT_UNKNOWN = Code("unit_unknown", 422, "no such unit in the caller's jurisdiction")
+FILING_UNKNOWN = Code(
+    "filing_unknown", 422, "no self-evaluation filing of that project (`filing_id`)"
+)
+SCORES_REFUSED = Code(
+    "scores_refused",
+    422,
+    "unknown dimension, score outside 0-100, or an efficacy evaluation missing dimensions"
+    " (`violations`)",
+)
+EVALUATION_FIELDS_INVALID = Code(
+    "evaluation_fields_invalid",
+    422,
+    "`project_id` is for project evaluations, `org` for `unit_annual` only",
+)
+RECTIFICATION_REFUSED = Code(
+    "rectification_refused",
+    422,
+    "the regulation names no such ground, or the due date is not after today (`violations`)",
+)
+TRANSITION_REFUSED = Code(
+    "transition_refused", 409, "the order's lifecycle does not allow that step (`violations`)"
+)
+EVALUATION_NOT_PENDING = Code("evaluation_not_pending", 409, "the evaluation is already completed")
+QUESTIONNAIRE_NOT_APPLICABLE = Code(
+    "questionnaire_not_applicable",
+    409,
+    "a questionnaire is for a pending `questionnaire` evaluation, once",
+)
+QUESTIONNAIRE_MISSING = Code("questionnaire_missing", 409, "the evaluation has no questionnaire")
+QUESTIONNAIRE_NOT_OPEN = Code(
+    "questionnaire_not_open",
+    409,
+    "outside the questionnaire's window (`violations`): not open yet, or closed",
+)
+QUESTIONNAIRE_STILL_OPEN = Code(
+    "questionnaire_still_open", 409, "the questionnaire has not closed yet"
+)
+QUESTIONNAIRE_NO_ANSWERS = Code(
+    "questionnaire_no_answers", 409, "no answers to feed `user_satisfaction`"
+)
+RESPONDENT_TOKEN_INVALID = Code(
+    "respondent_token_invalid", 403, "not a respondent token this questionnaire handed out"
+)
+RESPONDENT_TOKEN_USED = Code(
+    "respondent_token_used", 409, "this respondent token has already answered"
+)
+ASSESSMENT_EXISTS = Code("assessment_exists", 409, "the unit already has that year's assessment")
+GRADE_INCONSISTENT = Code(
+    "grade_inconsistent", 422, "the grade is not the score's band (`expected_grade`)"
+)
+WINDOW_INVALID = Code("window_invalid", 422, "`closes_on` must not be before `opens_on`")
+
+CODES: tuple[Code, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Code))
+_BY_CODE = {c.code: c for c in CODES}
+
+
+def described(*codes: Code, also: Iterable[Mapping[int, str]] = ()) -> dict[int, str]:
+    """``{status: description}`` naming each code behind each status, for a route's
+    ``problem_responses(*statuses, described=...)``; ``also`` adds the kit's codes."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(code.status, []).append(f"`{code.code}`: {code.meaning}.")
+    for texts in also:
+        for status, text in texts.items():
+            by_status.setdefault(status, []).append(text)
+    return {status: " ".join(lines) for status, lines in sorted(by_status.items())}
+
+
+# --- constructors --------------------------------------------------------------------------
+
+
+def not_found(what: str, ident: object) -> GovitError:
+    return NOT_FOUND.error(f"{what} {ident} does not exist")
+
+
+def refused(code: Code, detail: str, violations: list[Violation]) -> GovitError:
+    return code.error(detail, violations=violations)

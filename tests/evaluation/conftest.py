@@ -1,0 +1,194 @@
+"""The evaluation app on the real PostgreSQL and NATS; each test rolls back its writes.
+
+Approval's projects, the registry's units and filing's filings reach the service as
+events: tests feed them to the service's own consumer handlers (``feed``) in the
+test's transaction, built with ``new_event(..., validate=False)`` where the
+producer's schema does not exist yet. The clock is fixed (``clock``) so deadlines
+and questionnaire windows can be crossed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from services.evaluation import consumers
+from services.evaluation.app import EvaluationSettings, build_app
+from services.evaluation.models import events
+from shared.clock import FixedClock
+from shared.events import Event
+from shared.events.envelope import new_event
+from tests.support.apps import rolled_back_client
+from tests.support.databases import Databases
+from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
+
+SOURCE = "/govit/evaluation"
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, 2026-11-26
+
+
+def evaluation_settings(stack: Stack, url: str, **overrides: object) -> EvaluationSettings:
+    return service_settings(EvaluationSettings, stack, url, **overrides)
+
+
+@pytest.fixture(scope="session")
+async def evaluation_app(
+    stack: Stack, databases: Databases, dev_keys: object
+) -> AsyncIterator[FastAPI]:
+    url = await databases.migrated("evaluation")
+    # No relay and no consumers on the shared rolled-back connection: tests feed
+    # events to the handlers themselves.
+    settings = evaluation_settings(stack, url, outbox_relay_enabled=False, consumers_enabled=False)
+    app = build_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+def clock(evaluation_app: FastAPI) -> FixedClock:
+    fixed = FixedClock(NOW)
+    evaluation_app.state.clock = fixed
+    return fixed
+
+
+@pytest.fixture
+async def client(evaluation_app: FastAPI, clock: FixedClock) -> AsyncIterator[httpx.AsyncClient]:
+    async with rolled_back_client(evaluation_app, SOURCE) as c:
+        yield c
+
+
+def event(type_: str, data: dict[str, Any], *, at: datetime = NOW) -> Event:
+    source = "/govit/" + type_.split(".")[1]
+    return new_event(
+        type_, source=source, subject=str(data["id"]), data=data, time=at, validate=False
+    )
+
+
+async def feed(app: FastAPI, handler: Any, ev: Event) -> None:
+    """Hand an event to a consumer handler in the test's transaction."""
+    async with app.state.db.transaction() as session:
+        await handler(session, ev)
+
+
+def project_data(
+    org: uuid.UUID,
+    jurisdiction: str = "linfen-water",
+    *,
+    project_id: uuid.UUID | None = None,
+    version: int = 1,
+    status: str = "approved",
+    co_orgs: tuple[uuid.UUID, ...] = (),
+) -> dict[str, Any]:
+    versions = {
+        "linfen-water": "2022-1",
+        "xiangfen": "2022-1",
+        "xinzhou-transport": "2022-1",
+        "leshan": "2022-1",
+        "jincheng": "2019-1",
+    }
+    return {
+        "id": str(project_id or uuid.uuid4()),
+        "org": str(org),
+        "co_orgs": [str(o) for o in co_orgs],
+        "jurisdiction": jurisdiction,
+        "profile": jurisdiction,
+        "profile_version": versions[jurisdiction],
+        "name": "智慧水务平台",
+        "number": None,
+        "status": status,
+        "delivery": "self_built",
+        "kind": "construction",
+        "total_investment": "1200000.00",
+        "annual_budgets": [{"year": 2026, "amount": "1200000.00"}],
+        "approved_total": "1200000.00",
+        "approved_annual_budgets": [{"year": 2026, "amount": "1200000.00"}],
+        "system_ids": [],
+        "planned_completion_on": "2027-06-30",
+        "approved_on": "2026-03-01",
+        "version": version,
+    }
+
+
+@dataclass
+class Cast:
+    """One jurisdiction's cast: two units, a project of unit A, and their tokens."""
+
+    jurisdiction: str
+    unit_a: uuid.UUID
+    unit_b: uuid.UUID
+    project: uuid.UUID
+    a: dict[str, str]
+    b: dict[str, str]
+    authority: dict[str, str]
+    finance: dict[str, str]
+    auditor: dict[str, str]
+    admin: dict[str, str]
+    other_authority: dict[str, str]
+
+
+async def add_unit(app: FastAPI, jurisdiction: str, name: str = "某局") -> uuid.UUID:
+    unit = uuid.uuid4()
+    data = {"id": str(unit), "name": name, "jurisdiction": jurisdiction, "parent": None}
+    await feed(app, consumers.apply_unit, event("govit.registry.unit.registered", data))
+    return unit
+
+
+async def add_project(app: FastAPI, org: uuid.UUID, jurisdiction: str, **kw: Any) -> uuid.UUID:
+    data = project_data(org, jurisdiction, **kw)
+    await feed(app, consumers.apply_project, event("govit.approval.project.approved", data))
+    return uuid.UUID(data["id"])
+
+
+async def make_cast(app: FastAPI, token: TokenFactory, jurisdiction: str) -> Cast:
+    unit_a = await add_unit(app, jurisdiction, "甲局")
+    unit_b = await add_unit(app, jurisdiction, "乙局")
+    project = await add_project(app, unit_a, jurisdiction)
+    other = "jincheng" if jurisdiction != "jincheng" else "leshan"
+    return Cast(
+        jurisdiction=jurisdiction,
+        unit_a=unit_a,
+        unit_b=unit_b,
+        project=project,
+        a=auth(token(roles=["unit"], org=unit_a, jurisdiction=jurisdiction)),
+        b=auth(token(roles=["unit"], org=unit_b, jurisdiction=jurisdiction)),
+        authority=auth(token(roles=["authority"], jurisdiction=jurisdiction)),
+        finance=auth(token(roles=["finance"], jurisdiction=jurisdiction)),
+        auditor=auth(token(roles=["auditor"], jurisdiction=jurisdiction)),
+        admin=auth(token(roles=["admin"], jurisdiction=jurisdiction)),
+        other_authority=auth(token(roles=["authority"], jurisdiction=other)),
+    )
+
+
+@pytest.fixture
+async def cast(client: httpx.AsyncClient, evaluation_app: FastAPI, token: TokenFactory) -> Cast:
+    return await make_cast(evaluation_app, token, "linfen-water")
+
+
+SCORES = {
+    "support_capacity": 90,
+    "user_satisfaction": 85.5,
+    "efficiency_gain": 80,
+    "sustainability": 70,
+    "security_reliability": 95,
+}
+
+
+async def outbox(app: FastAPI, type_: str) -> list[dict[str, Any]]:
+    async with app.state.db.sessions() as session:
+        rows = await session.execute(
+            select(events.outbox.c.envelope)
+            .where(events.outbox.c.type == type_)
+            .order_by(events.outbox.c.created_at)
+        )
+        return [row.envelope for row in rows]
+
+
+def days(n: int) -> timedelta:
+    return timedelta(days=n)
