@@ -108,9 +108,7 @@ records = Table(
     Column("rule", Text, nullable=True),
     Column("version", Integer, nullable=False),
     *_event_columns(),
-    CheckConstraint(
-        "kind IN ('filing','acceptance','rectification','evaluation')", name="kind"
-    ),
+    CheckConstraint("kind IN ('filing','acceptance','rectification','evaluation')", name="kind"),
     Index("ix_records_project_id", "project_id"),
 )
 

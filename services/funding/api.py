@@ -1,0 +1,249 @@
+"""HTTP routes (API.md "Funding"): parse, authorise, call one use case, shape the answer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic_core import to_json
+
+from services.funding import domain, errors, service
+from services.funding.models import idempotency_keys
+from services.funding.schemas import (
+    DisbursementCreate,
+    DisbursementOut,
+    MovementPage,
+    NoticeSettingIn,
+    NoticeSettingOut,
+    PlanCreate,
+    PlanOut,
+    ProjectMoneyOut,
+    ReturnCreate,
+    WhatIfOut,
+)
+from shared.app import DbSession, RequestClock
+from shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from shared.calendar import WorkdayCalendar, load_calendar
+from shared.errors import GovitError
+from shared.idempotency import HEADER, IdempotentRoute, idempotent
+from shared.openapi import problem_responses
+from shared.policy.rules import ProfileId
+
+router = APIRouter(prefix="/api/v1", tags=["funding"], route_class=IdempotentRoute)
+Finance = Annotated[Principal, Depends(require_roles(Role.FINANCE))]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+AdminOrFinance = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.FINANCE))]
+Idempotent = idempotent(idempotency_keys)
+MAX_PAGE = 200
+
+_EVERY = {422: "`validation_failed`: the request does not match the schema (`errors`)."}
+_ROLE = {403: "`role_required`: the token holds none of the roles this needs (`required_roles`)."}
+_IDEMPOTENT = {
+    409: "`idempotency_key_in_flight`: the first request with this Idempotency-Key is"
+    " still running.",
+    422: "`idempotency_key_reused`: this Idempotency-Key came with another body;"
+    " `idempotency_key_invalid`: not 1-255 visible ASCII characters.",
+}
+_KEY_REQUIRED = {422: f"`idempotency_key_required`: money moves only with an {HEADER} header."}
+_CALENDAR = {
+    422: "`calendar_year_unknown`: the working-day calendar does not know that year yet;"
+    " `no_profile_in_force`: the jurisdiction's regulation was not yet in force that day.",
+}
+
+
+def _raises(
+    *codes: errors.Code, also: Sequence[Mapping[int, str]] = ()
+) -> dict[int | str, dict[str, Any]]:
+    text = errors.described(*codes, also=[_EVERY, *also])
+    return problem_responses(*text, described=text)
+
+
+def _settings_notice(request: Request) -> int:
+    workdays: int = request.app.state.settings.public_notice_workdays
+    return workdays
+
+
+def _calendar(request: Request) -> WorkdayCalendar:
+    return load_calendar(request.app.state.settings)
+
+
+DefaultNotice = Annotated[int, Depends(_settings_notice)]
+BaseCalendar = Annotated[WorkdayCalendar, Depends(_calendar)]
+
+
+async def _key_required(request: Request) -> None:
+    if HEADER not in request.headers:
+        raise GovitError(
+            422,
+            "idempotency_key_required",
+            f"a disbursement moves money: send an {HEADER} header, and the same one on a retry",
+        )
+
+
+# --- the money view and what-if ------------------------------------------------------------
+
+
+@router.get(
+    "/funding/projects/{project_id}",
+    response_model=ProjectMoneyOut,
+    responses=_raises(errors.NOT_FOUND),
+)
+async def project_money(
+    project_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, clock: RequestClock
+) -> Response:
+    view = await service.money_view(session, principal, project_id, clock.today())
+    return Response(to_json(view), media_type="application/json")
+
+
+@router.get(
+    "/funding/projects/{project_id}/what-if",
+    response_model=WhatIfOut,
+    responses=_raises(errors.NOT_FOUND, also=[_CALENDAR]),
+)
+async def what_if(
+    project_id: uuid.UUID,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    clock: RequestClock,
+    base: BaseCalendar,
+    acceptance_filed_on: Annotated[date | None, Query()] = None,
+    passed: Annotated[bool, Query()] = True,
+    accepted_on: Annotated[
+        date | None, Query(description="The acceptance day: the report's deadline counts from it")
+    ] = None,
+    contract_filed_on: Annotated[date | None, Query()] = None,
+    supervisor_filed_on: Annotated[date | None, Query()] = None,
+) -> Response:
+    scenario = domain.Scenario(
+        acceptance_filed_on=acceptance_filed_on,
+        passed=passed,
+        accepted_on=accepted_on,
+        contract_filed_on=contract_filed_on,
+        supervisor_filed_on=supervisor_filed_on,
+    )
+    for day in (acceptance_filed_on, accepted_on, contract_filed_on, supervisor_filed_on):
+        if day is not None and not 2000 <= day.year <= 2100:
+            raise errors.DATE_OUT_OF_RANGE.error(f"{day} is outside 2000-2100")
+    answer = await service.what_if(session, principal, project_id, scenario, base, clock.today())
+    return Response(to_json(answer), media_type="application/json")
+
+
+# --- allocation plans --------------------------------------------------------------------------
+
+
+@router.post(
+    "/allocation-plans",
+    status_code=201,
+    response_model=PlanOut,
+    responses=_raises(
+        errors.PROJECT_UNKNOWN,
+        errors.PROJECT_NOT_APPROVED,
+        errors.YEAR_OUTSIDE_BUDGET,
+        errors.ALLOCATION_EXCEEDS_BUDGET,
+        also=[_ROLE, _IDEMPOTENT, _CALENDAR],
+    ),
+    dependencies=[Idempotent],
+)
+async def create_plan(
+    body: PlanCreate,
+    session: DbSession,
+    principal: Finance,
+    clock: RequestClock,
+    default_notice: DefaultNotice,
+    base: BaseCalendar,
+) -> Response:
+    if body.published_on is not None and not 2000 <= body.published_on.year <= 2100:
+        raise errors.DATE_OUT_OF_RANGE.error(f"{body.published_on} is outside 2000-2100")
+    plan = await service.create_plan(
+        session,
+        principal,
+        body,
+        default_notice=default_notice,
+        base_calendar=base,
+        now=clock.now(),
+        today=clock.today(),
+    )
+    return Response(to_json(plan), status_code=201, media_type="application/json")
+
+
+# --- disbursements and returns -------------------------------------------------------------------
+
+
+@router.post(
+    "/disbursements",
+    status_code=201,
+    response_model=DisbursementOut,
+    responses=_raises(
+        errors.NOT_FOUND,
+        errors.YEAR_OUTSIDE_BUDGET,
+        errors.DISBURSEMENT_REFUSED,
+        also=[_ROLE, _IDEMPOTENT, _KEY_REQUIRED],
+    ),
+    dependencies=[Depends(_key_required), Idempotent],
+)
+async def disburse(
+    body: DisbursementCreate, session: DbSession, principal: Finance, clock: RequestClock
+) -> Response:
+    made = await service.disburse(session, principal, body, clock.now(), clock.today())
+    return Response(to_json(made), status_code=201, media_type="application/json")
+
+
+@router.get("/disbursements", response_model=MovementPage, responses=_raises())
+async def list_disbursements(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    project_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    page = await service.list_movements(session, principal, project_id, limit, cursor)
+    return Response(to_json(page), media_type="application/json")
+
+
+@router.post(
+    "/funding/returns",
+    status_code=201,
+    response_model=DisbursementOut,
+    responses=_raises(errors.NOT_FOUND, errors.RETURN_REFUSED, also=[_ROLE, _IDEMPOTENT]),
+    dependencies=[Idempotent],
+)
+async def return_surplus(
+    body: ReturnCreate, session: DbSession, principal: Finance, clock: RequestClock
+) -> Response:
+    made = await service.return_surplus(session, principal, body, clock.now())
+    return Response(to_json(made), status_code=201, media_type="application/json")
+
+
+# --- the public-notice setting ----------------------------------------------------------------
+
+
+@router.get(
+    "/funding/notice-settings/{profile}",
+    response_model=NoticeSettingOut,
+    responses=_raises(errors.NOT_FOUND, also=[_ROLE]),
+)
+async def notice_setting(
+    profile: ProfileId, session: DbSession, principal: AdminOrFinance, default: DefaultNotice
+) -> dict[str, Any]:
+    return await service.notice_setting(session, principal, profile, default)
+
+
+@router.put(
+    "/funding/notice-settings/{profile}",
+    response_model=NoticeSettingOut,
+    responses=_raises(errors.PROFILE_MISMATCH, also=[_ROLE]),
+)
+async def set_notice_setting(
+    profile: ProfileId,
+    body: NoticeSettingIn,
+    session: DbSession,
+    principal: Admin,
+    clock: RequestClock,
+    default: DefaultNotice,
+) -> dict[str, Any]:
+    return await service.set_notice_setting(
+        session, principal, profile, body.workdays, clock.now(), default
+    )

@@ -1,0 +1,187 @@
+"""The funding service's queries: plain functions of the session; nothing here decides."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.funding.models import (
+    PROJECTS,
+    allocation_items,
+    allocation_plans,
+    calendar_years,
+    gate_states,
+    ledgers,
+    movements,
+    notice_settings,
+    projects,
+    records,
+    systems,
+)
+from shared import pagination
+from shared.auth import Principal
+from shared.auth.access_sql import access_clause
+
+# --- the projection ---------------------------------------------------------------------
+
+
+async def project(session: AsyncSession, project_id: uuid.UUID) -> Row[Any] | None:
+    return (await session.execute(select(projects).where(projects.c.id == project_id))).first()
+
+
+async def readable_project(
+    session: AsyncSession, principal: Principal, project_id: uuid.UUID
+) -> Row[Any] | None:
+    """The project, or None when it does not exist or is not the caller's to read."""
+    query = select(projects).where(
+        access_clause(principal, projects, PROJECTS), projects.c.id == project_id
+    )
+    return (await session.execute(query)).first()
+
+
+async def projects_with_system(session: AsyncSession, system_id: uuid.UUID) -> list[uuid.UUID]:
+    query = select(projects.c.id).where(projects.c.system_ids.contains([system_id]))
+    return list((await session.scalars(query)).all())
+
+
+async def systems_of(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Row[Any]]:
+    if not ids:
+        return []
+    return (await session.execute(select(systems).where(systems.c.id.in_(list(ids))))).all()
+
+
+async def records_of(session: AsyncSession, project_id: uuid.UUID) -> Sequence[Row[Any]]:
+    return (await session.execute(select(records).where(records.c.project_id == project_id))).all()
+
+
+async def calendar_rows(session: AsyncSession) -> Sequence[Row[Any]]:
+    return (await session.execute(select(calendar_years))).all()
+
+
+async def gate_rows(session: AsyncSession, project_id: uuid.UUID) -> dict[str, Row[Any]]:
+    rows = await session.execute(select(gate_states).where(gate_states.c.project_id == project_id))
+    return {row.category: row for row in rows}
+
+
+async def save_gate(session: AsyncSession, values: Mapping[str, Any]) -> None:
+    insert = pg_insert(gate_states).values(dict(values))
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[gate_states.c.project_id, gate_states.c.category],
+            set_={k: insert.excluded[k] for k in values if k not in ("project_id", "category")},
+        )
+    )
+
+
+# --- allocations ------------------------------------------------------------------------
+
+
+async def allocations(
+    session: AsyncSession, project_ids: Sequence[uuid.UUID], year: int | None = None
+) -> Sequence[Row[Any]]:
+    """Allocated amounts per project, category, year and effective day."""
+    t = allocation_items
+    query = select(t.c.project_id, t.c.category, t.c.year, t.c.effective_on, t.c.amount).where(
+        t.c.project_id.in_(list(project_ids))
+    )
+    if year is not None:
+        query = query.where(t.c.year == year)
+    return (await session.execute(query)).all()
+
+
+async def insert_plan(
+    session: AsyncSession, plan: Mapping[str, Any], items: Sequence[Mapping[str, Any]]
+) -> None:
+    await session.execute(allocation_plans.insert().values(dict(plan)))
+    await session.execute(allocation_items.insert(), [dict(i) for i in items])
+
+
+async def notice_setting(session: AsyncSession, profile: str) -> Row[Any] | None:
+    query = select(notice_settings).where(notice_settings.c.profile == profile)
+    return (await session.execute(query)).first()
+
+
+async def save_notice_setting(session: AsyncSession, values: Mapping[str, Any]) -> None:
+    insert = pg_insert(notice_settings).values(dict(values))
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[notice_settings.c.profile],
+            set_={k: insert.excluded[k] for k in values if k != "profile"},
+        )
+    )
+
+
+# --- the ledger ---------------------------------------------------------------------------
+
+
+async def ledger_rows(session: AsyncSession, project_id: uuid.UUID) -> Sequence[Row[Any]]:
+    query = select(ledgers).where(ledgers.c.project_id == project_id).order_by(ledgers.c.year)
+    return (await session.execute(query)).all()
+
+
+async def lock_ledgers(
+    session: AsyncSession, project_id: uuid.UUID, year: int, ceiling: Decimal
+) -> Sequence[Row[Any]]:
+    """Every ledger row of the project, locked (the year's row made if missing).
+
+    Locking all of the project's rows, in year order, serialises the project's
+    movements across instances: the approved total spans years, so a movement in
+    one year must see the others' totals as they are.
+    """
+    await session.execute(
+        pg_insert(ledgers)
+        .values(project_id=project_id, year=year, ceiling=ceiling)
+        .on_conflict_do_nothing()
+    )
+    query = (
+        select(ledgers)
+        .where(ledgers.c.project_id == project_id)
+        .order_by(ledgers.c.year)
+        .with_for_update()
+    )
+    return (await session.execute(query)).all()
+
+
+async def move(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    year: int,
+    category: str,
+    amount: Decimal,
+    ceiling: Decimal,
+    entry: Mapping[str, Any],
+) -> None:
+    """Add ``amount`` (negative: a return) to the year's row, and write its entry."""
+    column = ledgers.c[category]
+    await session.execute(
+        update(ledgers)
+        .where(ledgers.c.project_id == project_id, ledgers.c.year == year)
+        .values({column: column + amount, ledgers.c.ceiling: ceiling})
+    )
+    await session.execute(movements.insert().values(dict(entry)))
+
+
+async def movement_page(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: uuid.UUID | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Row[Any]], str | None]:
+    key = [movements.c.id]
+    query = select(movements).where(access_clause(principal, movements, PROJECTS))
+    if project_id is not None:
+        query = query.where(movements.c.project_id == project_id)
+    page = pagination.keyset(query, key, limit, cursor)
+    return pagination.next_page((await session.execute(page)).all(), limit, key)
+
+
+async def disbursed_total(session: AsyncSession, project_id: uuid.UUID) -> Decimal:
+    query = select(func.coalesce(func.sum(ledgers.c.construction + ledgers.c.operations), 0))
+    return Decimal(await session.scalar(query.where(ledgers.c.project_id == project_id)) or 0)
