@@ -1,26 +1,40 @@
-"""The filing service: contract, supervisor and acceptance filings with working-day deadlines.
-
-Its business endpoints come with its own issue; today it migrates, carries the
-outbox/inbox tables and answers /healthz, /readyz and /metrics.
+"""The filing service: filings of every type, obligations with working-day deadlines,
+acceptance results, the calendar, and the missed-deadline scheduler (issue 19).
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.filing.api import router
+from services.filing.consumers import consumers
+from services.filing.domain import LiveCalendar
 from services.filing.models import events
+from services.filing.scheduler import workers
 from shared.app import create_app
+from shared.calendar import load_calendar
 from shared.settings import GovitSettings
 
 
 class FilingSettings(GovitSettings):
     service_name: str = "filing"
+    # How often the scheduler looks for deadlines that have just passed.
+    deadline_check_seconds: float = 60.0
+    # Off in tests that share one rolled-back connection among requests.
+    deadline_scheduler_enabled: bool = True
 
 
 def build_app(settings: FilingSettings | None = None) -> FastAPI:
-    return create_app(
-        settings=settings or FilingSettings(),
+    settings = settings or FilingSettings()
+    app = create_app(
+        settings=settings,
         title="govit filing",
-        routers=[],
+        routers=[router],
         tables=events,
+        consumers=consumers,
+        workers=workers if settings.deadline_scheduler_enabled else None,
     )
+    # Shipped and administrator-file years; years loaded through the API are applied
+    # from the database by each request and scheduler pass (every replica alike).
+    app.state.live_calendar = LiveCalendar(load_calendar(settings))
+    return app

@@ -1,0 +1,290 @@
+"""HTTP routes (API.md "Filing"): parse, call one use case, shape the answer with views."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel
+
+from services.filing import errors, repository, service, views
+from services.filing.domain import FilingType, LiveCalendar, ObligationStatus, ObligationType
+from services.filing.models import idempotency_keys
+from services.filing.schemas import (
+    AcceptanceCreate,
+    AcceptanceOut,
+    CalendarLoad,
+    CalendarLoaded,
+    CalendarYearOut,
+    FilingCreate,
+    FilingOut,
+    FilingPage,
+    ObligationPage,
+    ReviewCreate,
+    ReviewOut,
+    WorkdaysOut,
+)
+from shared.app import DbSession, RequestClock
+from shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from shared.idempotency import IdempotentRoute, idempotent
+from shared.openapi import problem_responses
+
+
+async def _caller_at_home(principal: CurrentPrincipal, session: DbSession) -> None:
+    await service.check_caller(session, principal)
+
+
+def _calendar(request: Request) -> LiveCalendar:
+    live: LiveCalendar = request.app.state.live_calendar
+    return live
+
+
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["filing"],
+    dependencies=[Depends(_caller_at_home)],
+    route_class=IdempotentRoute,
+)
+Calendar = Annotated[LiveCalendar, Depends(_calendar)]
+Filer = Annotated[Principal, Depends(require_roles(Role.UNIT, Role.ADMIN))]
+Authority = Annotated[Principal, Depends(require_roles(Role.AUTHORITY))]
+Recorder = Annotated[Principal, Depends(require_roles(Role.AUTHORITY, Role.UNIT))]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+Idempotent = idempotent(idempotency_keys)
+
+_EVERY = {
+    403: "`token_jurisdiction_mismatch`: the token's unit lies in another jurisdiction.",
+    422: "`validation_failed`: the request does not match the schema (`errors`).",
+}
+_ROLE = {403: "`role_required`: the token holds none of the roles this needs (`required_roles`)."}
+_IDEMPOTENT = {
+    409: "`idempotency_key_in_flight`: the first request with this Idempotency-Key is"
+    " still running.",
+    422: "`idempotency_key_reused`: this Idempotency-Key came with another body.",
+}
+_CURSOR = {422: "`cursor_invalid`: the cursor is not one this API issued."}
+
+
+def _raises(
+    *codes: errors.Code, also: Sequence[Mapping[int, str]] = ()
+) -> dict[int | str, dict[str, Any]]:
+    text = errors.described(*codes, also=[_EVERY, *also])
+    return problem_responses(*text, described=text)
+
+
+def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}
+
+
+# --- filings --------------------------------------------------------------------------
+
+
+@router.post(
+    "/filings",
+    status_code=201,
+    response_model=FilingOut,
+    responses=_raises(
+        errors.FORBIDDEN,
+        errors.PROJECT_UNKNOWN,
+        errors.PROJECT_NOT_APPROVED,
+        errors.EVENT_DATE_IN_FUTURE,
+        errors.FILED_ON_IN_FUTURE,
+        errors.FILED_BEFORE_EVENT,
+        errors.FILING_FIELDS_MISSING,
+        errors.FILING_REFUSED,
+        also=[_ROLE, _IDEMPOTENT],
+    ),
+    dependencies=[Idempotent],
+)
+async def file(
+    body: FilingCreate,
+    session: DbSession,
+    principal: Filer,
+    clock: RequestClock,
+    calendar: Calendar,
+) -> dict[str, Any]:
+    return views.filing_out(await service.file(session, principal, body, calendar, clock))
+
+
+class FilingQuery(BaseModel):
+    project_id: uuid.UUID | None = None
+    type: FilingType | None = None
+    limit: int = Query(50, ge=1, le=service.MAX_PAGE)
+    cursor: str | None = Query(None, max_length=512)
+
+
+@router.get("/filings", response_model=FilingPage, responses=_raises(also=[_CURSOR]))
+async def list_filings(
+    query: Annotated[FilingQuery, Query()], session: DbSession, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    filters = query.model_dump(include={"project_id", "type"})
+    rows, cursor = await repository.filings_page(
+        session, principal, filters, query.limit, query.cursor
+    )
+    return _page([views.filing_out(f) for f in rows], cursor)
+
+
+class OverdueQuery(BaseModel):
+    org: uuid.UUID | None = None
+    type: ObligationType | None = None
+    project_id: uuid.UUID | None = None
+    limit: int = Query(50, ge=1, le=service.MAX_PAGE)
+    cursor: str | None = Query(None, max_length=512)
+
+
+@router.get("/filings/overdue", response_model=ObligationPage, responses=_raises(also=[_CURSOR]))
+async def overdue(
+    query: Annotated[OverdueQuery, Query()],
+    session: DbSession,
+    principal: CurrentPrincipal,
+    clock: RequestClock,
+) -> dict[str, Any]:
+    """Every obligation of the caller's jurisdiction (a unit: its own) whose deadline has
+    passed with no filing, by unit and type."""
+    filters = {
+        **query.model_dump(include={"org", "type", "project_id"}),
+        "overdue_on": clock.today(),
+    }
+    rows, cursor = await repository.obligations_page(
+        session, principal, filters, query.limit, query.cursor
+    )
+    return _page([views.obligation_out(o) for o in rows], cursor)
+
+
+@router.get("/filings/{filing_id}", response_model=FilingOut, responses=_raises(errors.NOT_FOUND))
+async def get_filing(
+    filing_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    return views.filing_out(await service.get_filing(session, principal, filing_id))
+
+
+@router.post(
+    "/filings/{filing_id}/review",
+    response_model=ReviewOut,
+    responses=_raises(
+        errors.NOT_FOUND,
+        errors.REVIEW_NOT_APPLICABLE,
+        errors.FILING_ALREADY_REVIEWED,
+        also=[_ROLE, _IDEMPOTENT],
+    ),
+    dependencies=[Idempotent],
+)
+async def review(
+    filing_id: uuid.UUID,
+    body: ReviewCreate,
+    session: DbSession,
+    principal: Authority,
+    clock: RequestClock,
+) -> dict[str, Any]:
+    filing, obligation = await service.review(session, principal, filing_id, body, clock)
+    return {
+        "filing": views.filing_out(filing),
+        "obligation": None if obligation is None else views.obligation_out(obligation),
+    }
+
+
+# --- obligations and acceptances ------------------------------------------------------
+
+
+class ObligationQuery(BaseModel):
+    project_id: uuid.UUID | None = None
+    status: ObligationStatus | None = None
+    type: ObligationType | None = None
+    org: uuid.UUID | None = None
+    due_before: date | None = None
+    limit: int = Query(50, ge=1, le=service.MAX_PAGE)
+    cursor: str | None = Query(None, max_length=512)
+
+
+@router.get("/obligations", response_model=ObligationPage, responses=_raises(also=[_CURSOR]))
+async def list_obligations(
+    query: Annotated[ObligationQuery, Query()], session: DbSession, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    filters = query.model_dump(include={"project_id", "status", "type", "org", "due_before"})
+    rows, cursor = await repository.obligations_page(
+        session, principal, filters, query.limit, query.cursor
+    )
+    return _page([views.obligation_out(o) for o in rows], cursor)
+
+
+@router.post(
+    "/acceptances",
+    status_code=201,
+    response_model=AcceptanceOut,
+    responses=_raises(
+        errors.FORBIDDEN,
+        errors.PROJECT_UNKNOWN,
+        errors.PROJECT_NOT_APPROVED,
+        errors.ACCEPTANCE_ALREADY_RECORDED,
+        errors.EVENT_DATE_IN_FUTURE,
+        also=[_ROLE, _IDEMPOTENT],
+    ),
+    dependencies=[Idempotent],
+)
+async def record_acceptance(
+    body: AcceptanceCreate,
+    session: DbSession,
+    principal: Recorder,
+    clock: RequestClock,
+    calendar: Calendar,
+) -> dict[str, Any]:
+    acceptance, obligation = await service.record_acceptance(
+        session, principal, body, calendar, clock
+    )
+    return views.acceptance_out(acceptance, obligation)
+
+
+# --- the calendar -------------------------------------------------------------------
+
+Year = Annotated[int, Path(ge=1900, le=2200)]
+
+
+@router.get(
+    "/calendar/workdays",
+    response_model=WorkdaysOut,
+    responses=_raises(also=[errors.CALENDAR_UNKNOWN_TEXT]),
+)
+async def workdays(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    calendar: Calendar,
+    start: date,
+    days: Annotated[int, Query(ge=0, le=366)],
+) -> dict[str, Any]:
+    """The date ``days`` working days after ``start`` (``start`` is day 0)."""
+    due = await service.workdays(session, calendar, start, days)
+    return {"start": start, "days": days, "due_on": due}
+
+
+@router.get("/calendar/{year}", response_model=CalendarYearOut, responses=_raises(errors.NOT_FOUND))
+async def calendar_year(
+    year: Year, session: DbSession, principal: CurrentPrincipal, calendar: Calendar
+) -> dict[str, Any]:
+    return await service.calendar_year(session, calendar, year)
+
+
+@router.put(
+    "/calendar/{year}",
+    response_model=CalendarLoaded,
+    responses=_raises(errors.CALENDAR_YEAR_OFFICIAL, also=[_ROLE, errors.SCHEDULE_INVALID_TEXT]),
+)
+async def load_year(
+    year: Year,
+    body: CalendarLoad,
+    session: DbSession,
+    principal: Admin,
+    clock: RequestClock,
+    calendar: Calendar,
+) -> dict[str, Any]:
+    """Load a year's official schedule (State Council notice) that the library lacks;
+    every open obligation it sets or moves is recomputed and listed."""
+    row, recomputed = await service.load_year(session, principal, year, body, calendar, clock)
+    holidays, adjusted = sorted(body.holidays), sorted(body.workdays)
+    return {
+        **views.calendar_out(year, "loaded", row.source or None, holidays, adjusted),
+        "version": row.version,
+        "recomputed": recomputed,
+    }

@@ -1,0 +1,283 @@
+"""The filing service's queries: plain functions of the session; nothing here decides.
+
+Who may read is the kit's access clause (``readable``); lists are keyset pages by id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.filing import domain, views
+from services.filing.models import (
+    Acceptance,
+    CalendarYear,
+    Filing,
+    Obligation,
+    Project,
+    publisher,
+)
+from shared import pagination
+from shared.auth import Principal
+from shared.auth.access import Ownership
+from shared.auth.access_sql import access_clause, readable
+from shared.calendar import WorkdayCalendar
+from shared.ids import new_id
+
+PROJECTS = Ownership(jurisdiction="jurisdiction", org="org", co_owners="co_orgs")
+OWNED = Ownership(jurisdiction="jurisdiction", org="org")
+
+
+# --- projects -------------------------------------------------------------------------
+
+
+async def readable_project(
+    session: AsyncSession, principal: Principal, project_id: uuid.UUID, *, for_update: bool = False
+) -> Project | None:
+    query = readable(Project, principal, PROJECTS).where(Project.id == project_id)
+    if for_update:
+        query = query.with_for_update()
+    found: Project | None = await session.scalar(query)
+    return found
+
+
+async def project(session: AsyncSession, project_id: uuid.UUID) -> Project | None:
+    return await session.get(Project, project_id)
+
+
+async def unit_jurisdiction(session: AsyncSession, org: uuid.UUID) -> str | None:
+    """The jurisdiction of a unit as its projects know it (None: no project of it yet)."""
+    query = select(Project.jurisdiction).where(Project.org == org).limit(1)
+    return await session.scalar(query)
+
+
+# --- obligations ----------------------------------------------------------------------
+
+
+async def open_plans(
+    session: AsyncSession,
+    project: Project,
+    plans: Sequence[domain.Plan],
+    now: datetime,
+    *,
+    status: str | None = None,
+    met_by: uuid.UUID | None = None,
+) -> list[Obligation]:
+    """Insert the planned obligations (one per project, type and period: a plan already
+    opened stays as it is) and return each one, new or existing."""
+    out = []
+    for plan in plans:
+        state = status or plan.deadline.status
+        values: dict[str, Any] = {
+            "id": new_id(),
+            "project_id": project.id,
+            "org": project.org,
+            "jurisdiction": project.jurisdiction,
+            "type": plan.type,
+            "period": plan.period,
+            "rule": plan.rule,
+            "status": state,
+            "due_on": plan.deadline.due_on,
+            "counted_from": plan.counted_from,
+            "workdays": plan.workdays,
+            "met_by": met_by,
+            "next_check_on": domain.next_check(state, plan.deadline.due_on),
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        insert = pg_insert(Obligation).values(values).on_conflict_do_nothing()
+        await session.execute(insert)
+        found = await obligation(session, project.id, plan.type, plan.period, for_update=True)
+        assert found is not None  # inserted or already there
+        out.append(found)
+    return out
+
+
+async def obligation(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    type_: str,
+    period: str = "",
+    *,
+    for_update: bool = False,
+) -> Obligation | None:
+    query = select(Obligation).where(
+        Obligation.project_id == project_id, Obligation.type == type_, Obligation.period == period
+    )
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query.execution_options(populate_existing=True))
+
+
+async def first_unmet(
+    session: AsyncSession, project_id: uuid.UUID, type_: str, period: str | None
+) -> Obligation | None:
+    """The obligation of that type a filing meets: the given period's, else the earliest."""
+    query = select(Obligation).where(
+        Obligation.project_id == project_id,
+        Obligation.type == type_,
+        Obligation.status.in_(domain.UNMET_STATUSES),
+    )
+    if period is not None:
+        query = query.where(Obligation.period == period)
+    query = query.order_by(Obligation.period, Obligation.id).limit(1).with_for_update()
+    return await session.scalar(query)
+
+
+async def recomputable(session: AsyncSession) -> Sequence[Obligation]:
+    """Every open or pending obligation whose deadline counts working days."""
+    query = (
+        select(Obligation)
+        .where(
+            Obligation.status.in_(domain.OPEN_STATUSES),
+            Obligation.counted_from.is_not(None),
+            Obligation.workdays.is_not(None),
+        )
+        .order_by(Obligation.id)
+        .with_for_update()
+    )
+    return (await session.scalars(query)).all()
+
+
+async def pending(session: AsyncSession, limit: int) -> Sequence[Obligation]:
+    query = (
+        select(Obligation)
+        .where(Obligation.status == "pending_calendar")
+        .order_by(Obligation.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def due_for_check(session: AsyncSession, today: date, limit: int) -> Sequence[Obligation]:
+    """Open obligations whose stored next-check time has come, locked; rows another
+    replica holds are skipped (it is handling them), so each is handled once."""
+    query = (
+        select(Obligation)
+        .where(Obligation.status == "open", Obligation.next_check_on <= today)
+        .order_by(Obligation.next_check_on, Obligation.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(query)).all()
+
+
+def _obligations(principal: Principal) -> Select[Any]:
+    return select(Obligation).where(access_clause(principal, Obligation, OWNED))
+
+
+async def obligations_page(
+    session: AsyncSession,
+    principal: Principal,
+    filters: dict[str, Any],
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Obligation], str | None]:
+    query = _obligations(principal)
+    if filters.get("project_id"):
+        query = query.where(Obligation.project_id == filters["project_id"])
+    if filters.get("status"):
+        query = query.where(Obligation.status == filters["status"])
+    if filters.get("type"):
+        query = query.where(Obligation.type == filters["type"])
+    if filters.get("org"):
+        query = query.where(Obligation.org == filters["org"])
+    if filters.get("due_before"):
+        query = query.where(Obligation.due_on < filters["due_before"])
+    if filters.get("overdue_on"):
+        # Past due with no filing: still open (the scheduler may not have run), or missed.
+        query = query.where(
+            Obligation.status.in_(("open", "missed")), Obligation.due_on < filters["overdue_on"]
+        )
+    key: pagination.Key = (Obligation.__table__.c.id,)
+    rows = (await session.scalars(pagination.keyset(query, key, limit, cursor))).all()
+    return pagination.next_page(rows, limit, key)
+
+
+# --- filings and acceptances ------------------------------------------------------------
+
+
+async def readable_filing(
+    session: AsyncSession, principal: Principal, filing_id: uuid.UUID, *, for_update: bool = False
+) -> Filing | None:
+    query = readable(Filing, principal, OWNED).where(Filing.id == filing_id)
+    if for_update:
+        query = query.with_for_update()
+    found: Filing | None = await session.scalar(query)
+    return found
+
+
+async def filings_page(
+    session: AsyncSession,
+    principal: Principal,
+    filters: dict[str, Any],
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Filing], str | None]:
+    query = readable(Filing, principal, OWNED)
+    if filters.get("project_id"):
+        query = query.where(Filing.project_id == filters["project_id"])
+    if filters.get("type"):
+        query = query.where(Filing.type == filters["type"])
+    key: pagination.Key = (Filing.__table__.c.id,)
+    rows = (await session.scalars(pagination.keyset(query, key, limit, cursor))).all()
+    return pagination.next_page(rows, limit, key)
+
+
+async def handover_filed(session: AsyncSession, project_id: uuid.UUID) -> bool:
+    query = select(func.count()).where(Filing.project_id == project_id, Filing.type == "handover")
+    return bool(await session.scalar(query))
+
+
+async def acceptances(session: AsyncSession, project_id: uuid.UUID) -> Sequence[Acceptance]:
+    query = select(Acceptance).where(Acceptance.project_id == project_id).order_by(Acceptance.id)
+    return (await session.scalars(query)).all()
+
+
+# --- the calendar -------------------------------------------------------------------
+
+
+async def calendar_rows(session: AsyncSession) -> Sequence[CalendarYear]:
+    return (await session.scalars(select(CalendarYear).order_by(CalendarYear.year))).all()
+
+
+async def calendar_year(session: AsyncSession, year: int) -> CalendarYear | None:
+    query = select(CalendarYear).where(CalendarYear.year == year).with_for_update()
+    return await session.scalar(query)
+
+
+async def recompute(
+    session: AsyncSession,
+    calendar: WorkdayCalendar,
+    obligations: Sequence[Obligation],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Count each obligation's deadline again; those set or moved are updated and emitted."""
+    out = []
+    for obligation in obligations:
+        deadline = domain.deadline_of(
+            calendar, obligation.counted_from, obligation.workdays, obligation.due_on
+        )
+        if (deadline.due_on, deadline.status) == (obligation.due_on, obligation.status):
+            continue
+        before = obligation.due_on
+        obligation.due_on = deadline.due_on
+        obligation.status = deadline.status
+        obligation.next_check_on = domain.next_check(deadline.status, deadline.due_on)
+        obligation.version += 1
+        obligation.updated_at = now
+        await session.flush()
+        data = views.recomputed_payload(obligation, before)
+        await publisher.publish(
+            session, "govit.filing.obligation.recomputed", obligation.id, data, now
+        )
+        out.append(views.recomputed_out(obligation, before))
+    return out
