@@ -5,6 +5,7 @@
 - ``govit.registry.unit.registered``: the unit directory (assessments, token checks);
 - ``govit.filing.self_evaluation.filed``: the filing and the obligation it met, which
   a self-evaluation links to;
+- ``govit.filing.calendar.loaded``: a year's official schedule, kept;
 - ``govit.filing.deadline.missed``: a missed acceptance obligation *suggests* an
   ``acceptance_delayed`` order, which the authority confirms or dismisses; nothing
   is ordered, let alone escalated, without a person.
@@ -24,7 +25,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.evaluation import domain, repository
-from services.evaluation.models import events, projects, self_evaluation_filings
+from services.evaluation.models import calendar_years, events, projects, self_evaluation_filings
 from shared.auth import Principal
 from shared.events import Event
 from shared.events.consumer import Consumer
@@ -70,17 +71,25 @@ def filing_row(event: Event) -> dict[str, Any]:
     }
 
 
+def calendar_row(event: Event) -> dict[str, Any]:
+    data = event.data
+    return {
+        "year": int(data["year"]),
+        "holidays": [_date(d) for d in data["holidays"]],
+        "workdays": [_date(d) for d in data["workdays"]],
+        "source": data["source"],
+        "version": data.get("version"),
+    }
+
+
 project_projection = Projection(projects, row=project_row)
 filing_projection = Projection(self_evaluation_filings, row=filing_row)
+calendar_projection = Projection(calendar_years, key="year", row=calendar_row)
 
 
-async def apply_project(session: AsyncSession, event: Event) -> None:
-    await project_projection.apply(session, event)
-
-
-async def apply_filing(session: AsyncSession, event: Event) -> None:
-    if event.type == "govit.filing.self_evaluation.filed":
-        await filing_projection.apply(session, event)
+apply_project = project_projection.apply
+apply_filing = filing_projection.apply
+apply_calendar = calendar_projection.apply
 
 
 async def apply_unit(session: AsyncSession, event: Event) -> None:
@@ -143,6 +152,7 @@ SUBSCRIPTIONS: tuple[tuple[str, str, Handler], ...] = (
     ("evaluation-units", "govit.registry.unit.*", apply_unit),
     ("evaluation-self-evaluations", "govit.filing.self_evaluation.filed", apply_filing),
     ("evaluation-deadlines", "govit.filing.deadline.missed", suggest_rectification),
+    ("evaluation-calendar", "govit.filing.calendar.loaded", apply_calendar),
 )
 
 

@@ -89,6 +89,18 @@ self_evaluation_filings = Table(
     Column("version", Integer, nullable=False),
 )
 
+# govit.filing.calendar.loaded: a year's official schedule (holidays, adjusted workdays),
+# kept for counting working days where a rule ever needs them.
+calendar_years = Table(
+    "calendar_years",
+    Base.metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("holidays", ARRAY(Date), nullable=False),
+    Column("workdays", ARRAY(Date), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
 
 # --- evaluations ------------------------------------------------------------------------
 

@@ -55,6 +55,14 @@ def upgrade() -> None:
         "ix_self_evaluation_filings_project_id", "self_evaluation_filings", ["project_id"]
     )
     op.create_table(
+        "calendar_years",
+        sa.Column("year", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("holidays", postgresql.ARRAY(sa.Date()), nullable=False),
+        sa.Column("workdays", postgresql.ARRAY(sa.Date()), nullable=False),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+    )
+    op.create_table(
         "evaluations",
         sa.Column("id", sa.Uuid(), primary_key=True),
         sa.Column("project_id", sa.Uuid(), nullable=True),
@@ -233,6 +241,7 @@ def downgrade() -> None:
         "rectification_revisions",
         "rectifications",
         "evaluations",
+        "calendar_years",
         "self_evaluation_filings",
         "units",
         "projects",
