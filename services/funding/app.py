@@ -30,10 +30,13 @@ class FundingSettings(GovitSettings):
     public_notice_workdays: int = Field(default=5, ge=0, le=60)
     # Durable consumer names are "<prefix>-<what>" (docs/event-payloads.md).
     consumer_prefix: str = Field(default="funding", pattern=r"^[a-z][a-z0-9-]{0,40}$")
+    consumers_enabled: bool = True
 
 
 def _consumers(app: FastAPI) -> Sequence[Consumer]:
     settings: FundingSettings = app.state.settings
+    if not settings.consumers_enabled:
+        return []
 
     def now() -> tuple[datetime, date]:
         clock: Clock = app.state.clock  # read per event: tests may swap the clock

@@ -46,6 +46,7 @@ async def readable_project(
 
 
 async def projects_with_system(session: AsyncSession, system_id: uuid.UUID) -> list[uuid.UUID]:
+    # @> answers from the GIN index on system_ids
     query = select(projects.c.id).where(projects.c.system_ids.contains([system_id]))
     return list((await session.scalars(query)).all())
 

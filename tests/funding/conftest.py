@@ -1,0 +1,306 @@
+"""The funding app on the real PostgreSQL and NATS, and the upstream events it follows.
+
+Route tests use ``client`` (every write rolled back at the end; no relay, no
+consumers): their projection is fed by calling the consumers' own handlers with
+events built to their producers' schemas (``feed``). Tests that need commits (two
+instances, the relay and the real consumers) take a fresh database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from services.funding import consumers
+from services.funding.app import FundingSettings, build_app
+from shared.clock import FixedClock
+from shared.events.envelope import Event, new_event
+from shared.events.schemas import validate_data
+from shared.ids import new_id
+from tests.contract.consumers import matches
+from tests.support.checks import assert_cloudevent
+from tests.support.databases import Databases
+from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
+
+SOURCE = "/govit/funding"
+NOW = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Beijing
+
+
+def funding_settings(stack: Stack, url: str, **overrides: Any) -> FundingSettings:
+    return service_settings(FundingSettings, stack, url, **overrides)
+
+
+@pytest.fixture(scope="session")
+async def funding_app(
+    stack: Stack, databases: Databases, dev_keys: object
+) -> AsyncIterator[FastAPI]:
+    url = await databases.migrated("funding")
+    settings = funding_settings(stack, url, outbox_relay_enabled=False, consumers_enabled=False)
+    app = build_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def check_envelope(envelope: dict[str, Any]) -> None:
+    """``assert_cloudevent``; a gate event's subject is its project (its data has no id)."""
+    data = envelope["data"]
+    if "id" in data:
+        assert_cloudevent(envelope, SOURCE)
+        return
+    assert envelope["subject"] == data["project_id"], envelope
+    assert envelope["specversion"] == "1.0" and envelope["source"] == SOURCE
+    validate_data(envelope["type"], data)
+
+
+@asynccontextmanager
+async def rolled_back(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    db = app.state.db
+    outbox = app.state.tables.outbox
+    app.state.clock = FixedClock(NOW)
+    async with db.engine.connect() as conn:
+        outer = await conn.begin()
+        db.bind_to(conn)
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield client
+            for row in await conn.execute(select(outbox.c.envelope)):
+                check_envelope(row.envelope)
+        finally:
+            db.bind_to(None)
+            await outer.rollback()
+
+
+@pytest.fixture
+async def client(funding_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with rolled_back(funding_app) as c:
+        yield c
+
+
+# --- upstream events, as their producers' schemas say (docs/event-payloads.md) ------------
+
+
+def event(type_: str, data: dict[str, Any], at: datetime | None = None) -> Event:
+    subject = data.get("id") or data.get("year")
+    return new_event(
+        type_,
+        source=f"/govit/{type_.split('.')[1]}",
+        data=data,
+        time=at or NOW,
+        subject=str(subject),
+    )
+
+
+def what_for(event_type: str) -> str:
+    return next(w for w, pattern in consumers.SUBSCRIPTIONS if matches(pattern, event_type))
+
+
+async def feed(app: FastAPI, *events: Event) -> None:
+    """Run each event through the consumer's own handler, in its own transaction."""
+
+    def now() -> tuple[datetime, Any]:
+        return app.state.clock.now(), app.state.clock.today()
+
+    for e in events:
+        async with app.state.db.transaction() as session:
+            await consumers.handler(what_for(e.type), now)(session, e)
+
+
+@dataclass
+class Project:
+    """One approved project of one unit, and the data its events carry."""
+
+    id: uuid.UUID
+    org: uuid.UUID
+    jurisdiction: str
+    system_id: uuid.UUID
+    version: int = 1
+
+    def data(self, status: str = "approved", **changes: Any) -> dict[str, Any]:
+        profile_version = "2019-1" if self.jurisdiction == "jincheng" else "2022-1"
+        data: dict[str, Any] = {
+            "id": str(self.id),
+            "org": str(self.org),
+            "co_orgs": [],
+            "jurisdiction": self.jurisdiction,
+            "profile": self.jurisdiction,
+            "profile_version": profile_version,
+            "name": "政务数据共享平台",
+            "number": f"{self.jurisdiction}-2026-0001",
+            "status": status,
+            "delivery": "self_build",
+            "kind": "new",
+            "total_investment": "1000000.00",
+            "annual_budgets": [{"year": 2026, "amount": "1000000.00"}],
+            "approved_total": "1000000.00",
+            "approved_annual_budgets": [
+                {"year": 2026, "amount": "600000.00"},
+                {"year": 2027, "amount": "400000.00"},
+            ],
+            "system_ids": [str(self.system_id)],
+            "planned_completion_on": "2027-06-30",
+            "approved_on": "2026-03-02",
+            "version": self.version,
+        }
+        return data | changes
+
+    def approved(self, **changes: Any) -> Event:
+        return event("govit.approval.project.approved", self.data(**changes))
+
+    def status(self, to: str, version: int, at: datetime | None = None) -> Event:
+        data = self.data(status=to, version=version) | {
+            "from": "approved",
+            "to": to,
+            "rule": None,
+            "cause": None,
+        }
+        return event("govit.approval.project.status_changed", data, at)
+
+    def system(self, version: int = 1, at: datetime | None = None, **facts: bool) -> Event:
+        values = {"catalogued": True, "data_shared": True, "on_cloud": True, "secure": True}
+        values |= facts
+        data = {
+            "id": str(self.system_id),
+            "org": str(self.org),
+            "jurisdiction": self.jurisdiction,
+            "name": "政务数据共享交换系统",
+            "status": "operating",
+            "network": "extranet",
+            "cloud": "on_cloud" if values["on_cloud"] else "not_migrated",
+            "cloud_exempt_reason": None,
+            "private_network_approval": None,
+            "sharing_connected": values["data_shared"],
+            "mlps_level": 3,
+            "crypto_assessed": values["secure"],
+            "asset_registered": True,
+            "resource_count": 2,
+            "facts": values,
+            "version": version,
+        }
+        type_ = "govit.registry.system.registered"
+        if version > 1:
+            type_, data = "govit.registry.system.updated", data | {"changed": ["facts"]}
+        return event(type_, data, at)
+
+    def filing(
+        self,
+        type_: str,
+        passed: bool | None = None,
+        filing_id: uuid.UUID | None = None,
+        version: int = 1,
+        at: datetime | None = None,
+    ) -> Event:
+        acceptance = type_ == "acceptance"
+        data = {
+            "id": str(filing_id or new_id()),
+            "project_id": str(self.id),
+            "org": str(self.org),
+            "jurisdiction": self.jurisdiction,
+            "type": type_,
+            "event_date": "2026-06-01",
+            "filed_on": "2026-06-05",
+            "due_on": None,
+            "on_time": None,
+            "obligation_id": None,
+            "passed": passed if acceptance else None,
+            "trial_run_started_on": None,
+            "catalogue_joined": True if acceptance else None,
+            "secure_controllable": True if acceptance else None,
+            "version": version,
+        }
+        return event(f"govit.filing.{type_}.filed", data, at)
+
+    def rectification(self, status: str, order_id: uuid.UUID, version: int) -> Event:
+        data = {
+            "id": str(order_id),
+            "project_id": str(self.id),
+            "org": str(self.org),
+            "jurisdiction": self.jurisdiction,
+            "reason": "acceptance_delayed",
+            "status": status,
+            "due_on": "2026-09-30",
+            "ordered_on": "2026-06-01",
+            "rule": f"{self.jurisdiction}:22" if self.jurisdiction == "jincheng" else None,
+            "version": version,
+        }
+        verb = {"open": "ordered", "escalated": "escalated", "resolved": "resolved"}[status]
+        return event(f"govit.evaluation.rectification.{verb}", data)
+
+
+def new_project(jurisdiction: str = "linfen-water") -> Project:
+    return Project(new_id(), new_id(), jurisdiction, new_id())
+
+
+@dataclass
+class Cast:
+    jurisdiction: str
+    finance: dict[str, str]
+    unit: dict[str, str]
+    other_unit: dict[str, str]
+    auditor: dict[str, str]
+    admin: dict[str, str]
+    other_finance: dict[str, str]
+
+
+def cast(token: TokenFactory, project: Project) -> Cast:
+    j = project.jurisdiction
+    elsewhere = "leshan" if j != "leshan" else "jincheng"
+    return Cast(
+        jurisdiction=j,
+        finance=auth(token(roles=["finance"], jurisdiction=j)),
+        unit=auth(token(roles=["unit"], org=project.org, jurisdiction=j)),
+        other_unit=auth(token(roles=["unit"], org=new_id(), jurisdiction=j)),
+        auditor=auth(token(roles=["auditor"], jurisdiction=j)),
+        admin=auth(token(roles=["admin"], jurisdiction=j)),
+        other_finance=auth(token(roles=["finance"], jurisdiction=elsewhere)),
+    )
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": uuid.uuid4().hex}
+
+
+async def allocate(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    project: Project,
+    amount: str,
+    category: str = "operations",
+    year: int = 2026,
+    **extra: Any,
+) -> dict[str, Any]:
+    body = {
+        "year": year,
+        "items": [{"project_id": str(project.id), "category": category, "amount": amount}],
+    }
+    response = await client.post(
+        "/api/v1/allocation-plans", json=body | extra, headers=headers | key()
+    )
+    assert response.status_code == 201, response.text
+    plan: dict[str, Any] = response.json()
+    return plan
+
+
+def disbursement(
+    project: Project, amount: str, category: str = "operations", year: int = 2026
+) -> dict[str, Any]:
+    return {"project_id": str(project.id), "category": category, "amount": amount, "year": year}
+
+
+def everything_filed(project: Project) -> list[Event]:
+    """The events after which both gates of a linfen-water project are open."""
+    return [
+        project.system(),
+        project.approved(),
+        project.filing("contract"),
+        project.filing("acceptance", passed=True),
+    ]
