@@ -275,33 +275,34 @@ def disbursement_violations(amount: Decimal, at: Position) -> list[Violation]:
     """Every money rule the disbursement would break (empty: it may go)."""
     found: list[Violation] = []
     if at.disbursed_category_year + amount > at.effective_allocation:
-        waiting = f"（另有{at.in_notice}元尚在公示期）" if at.in_notice else ""
-        waiting_en = f" ({at.in_notice} more is still in public notice)" if at.in_notice else ""
+        waiting = f"（另有{at.in_notice:.2f}元尚在公示期）" if at.in_notice else ""
+        waiting_en = f" ({at.in_notice:.2f} more is still in public notice)" if at.in_notice else ""
         found.append(
             Violation(
                 ALLOCATION_EXCEEDED,
-                f"拨付将超出已生效的资金分配计划{at.effective_allocation}元（已拨付"
-                f"{at.disbursed_category_year}元）{waiting}",
+                f"拨付将超出已生效的资金分配计划{at.effective_allocation:.2f}元（已拨付"
+                f"{at.disbursed_category_year:.2f}元）{waiting}",
                 f"The disbursement would exceed the effective allocation of "
-                f"{at.effective_allocation} ({at.disbursed_category_year} disbursed){waiting_en}.",
+                f"{at.effective_allocation:.2f} ({at.disbursed_category_year:.2f} disbursed)"
+                f"{waiting_en}.",
             )
         )
     if at.disbursed_year + amount > at.budget_year:
         found.append(
             Violation(
                 BUDGET_EXCEEDED,
-                f"拨付将超出批复的年度预算{at.budget_year}元（已拨付{at.disbursed_year}元）",
-                f"The disbursement would exceed the approved annual budget of {at.budget_year}"
-                f" ({at.disbursed_year} disbursed).",
+                f"拨付将超出批复的年度预算{at.budget_year:.2f}元（已拨付{at.disbursed_year:.2f}元）",
+                f"The disbursement would exceed the approved annual budget of {at.budget_year:.2f}"
+                f" ({at.disbursed_year:.2f} disbursed).",
             )
         )
     if at.disbursed_total + amount > at.approved_total:
         found.append(
             Violation(
                 TOTAL_EXCEEDED,
-                f"拨付将超出批复总投资{at.approved_total}元（已拨付{at.disbursed_total}元）",
-                f"The disbursement would exceed the approved total of {at.approved_total}"
-                f" ({at.disbursed_total} disbursed).",
+                f"拨付将超出批复总投资{at.approved_total:.2f}元（已拨付{at.disbursed_total:.2f}元）",
+                f"The disbursement would exceed the approved total of {at.approved_total:.2f}"
+                f" ({at.disbursed_total:.2f} disbursed).",
             )
         )
     return found
@@ -313,9 +314,9 @@ def return_violations(amount: Decimal, disbursed_category_year: Decimal) -> list
     return [
         Violation(
             RETURN_EXCEEDED,
-            f"退回金额超过该年度该类资金已拨付金额{disbursed_category_year}元",
+            f"退回金额超过该年度该类资金已拨付金额{disbursed_category_year:.2f}元",
             f"The return exceeds what was disbursed for that category and year"
-            f" ({disbursed_category_year}).",
+            f" ({disbursed_category_year:.2f}).",
         )
     ]
 
@@ -329,9 +330,9 @@ def allocation_violations(
     return [
         Violation(
             ALLOCATION_OVER_BUDGET,
-            f"{year}年度分配金额将超出批复的年度预算{budget_year}元（已分配{allocated_year}元）",
-            f"Allocations for {year} would exceed the approved annual budget of {budget_year}"
-            f" ({allocated_year} already allocated).",
+            f"{year}年度分配金额将超出批复的年度预算{budget_year:.2f}元（已分配{allocated_year:.2f}元）",
+            f"Allocations for {year} would exceed the approved annual budget of {budget_year:.2f}"
+            f" ({allocated_year:.2f} already allocated).",
         )
     ]
 
