@@ -95,8 +95,11 @@ class Consumer:
             while not stop.is_set():
                 try:
                     messages = await sub.fetch(self.batch_size, timeout=1)
-                except nats.errors.TimeoutError:
-                    messages = []  # nothing waiting, which says nothing of the database
+                except (TimeoutError, nats.errors.TimeoutError):
+                    # Nothing waiting, which says nothing of the database. nats-py raises a
+                    # bare (asyncio) TimeoutError when the wait ran out before its second pull
+                    # request (seen with a busy CPU: many replicas in one process).
+                    messages = []
                 except Exception as exc:  # connection trouble: the client reconnects by itself
                     failures += 1
                     first = self.health.failing(exc)
