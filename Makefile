@@ -12,7 +12,7 @@ ORG ?= 00000000-0000-0000-0000-000000000000
 JURISDICTION ?= jincheng
 
 .DEFAULT_GOAL := help
-.PHONY: help install up test lint format token bench clean
+.PHONY: help install up demo test lint format token bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ install: $(STAMP) ## create .venv and install govit with its dev tools
 
 up: $(STAMP) ## run PostgreSQL, NATS, five services and the gateway (GOVIT_PORT, default 8000)
 	$(PY) -m deploy.local.up
+
+demo: $(STAMP) ## load a lively sample into a running `make up` through the API, print a summary (twice adds nothing)
+	$(PY) -m deploy.local.demo
 
 test: $(STAMP) ## run every test against a real PostgreSQL and NATS started for the run
 	$(PY) -m pytest $(PYTEST_ARGS)
