@@ -156,14 +156,83 @@ _OBLIGATION = frozenset(
     }
 )
 
+_PROJECT = frozenset(
+    {
+        "id",
+        "org",
+        "co_orgs",
+        "jurisdiction",
+        "profile",
+        "profile_version",
+        "name",
+        "number",
+        "status",
+        "delivery",
+        "kind",
+        "total_investment",
+        "annual_budgets",
+        "approved_total",
+        "approved_annual_budgets",
+        "system_ids",
+        "planned_completion_on",
+        "approved_on",
+        "version",
+    }
+)
+_ORDER = frozenset(
+    {
+        "id",
+        "project_id",
+        "org",
+        "jurisdiction",
+        "reason",
+        "status",
+        "due_on",
+        "ordered_on",
+        "rule",
+        "version",
+    }
+)
+
 # event type -> its schema's ``required`` when the consumers above were last checked
 REVIEWED: dict[str, frozenset[str]] = {
+    "govit.approval.project.submitted": _PROJECT,
+    "govit.approval.project.approved": _PROJECT,
+    "govit.approval.project.rejected": _PROJECT | {"reasons"},
+    "govit.approval.project.changed": _PROJECT | {"change"},
+    "govit.approval.project.terminated": _PROJECT | {"reason", "rule"},
+    "govit.approval.project.status_changed": _PROJECT | {"from", "to", "rule", "cause"},
+    **{
+        f"govit.evaluation.rectification.{verb}": _ORDER
+        for verb in ("ordered", "resolved", "escalated", "termination_requested")
+    },
+    "govit.evaluation.evaluation.completed": frozenset(
+        {
+            "id",
+            "project_id",
+            "org",
+            "jurisdiction",
+            "kind",
+            "method",
+            "scores",
+            "total_score",
+            "grade",
+            "failing",
+            "obligation_id",
+            "completed_on",
+            "year",
+            "version",
+        }
+    ),
+    "govit.evaluation.assessment.published": frozenset(
+        {"id", "org", "jurisdiction", "year", "score", "grade", "comment", "version"}
+    ),
     **{f"govit.filing.{t}.filed": _FILING for t in _FILING_TYPES},
     "govit.filing.acceptance.recorded": frozenset(
         {"id", "project_id", "org", "jurisdiction", "accepted_on", "passed", "opinion", "version"}
     ),
     "govit.filing.calendar.loaded": frozenset(
-        {"year", "holidays", "workdays", "source", "version"}
+        {"id", "year", "holidays", "workdays", "source", "version"}
     ),
     "govit.filing.deadline.missed": _OBLIGATION,
     "govit.filing.obligation.recomputed": _OBLIGATION | {"before", "after"},

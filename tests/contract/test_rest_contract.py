@@ -31,6 +31,8 @@ PLACEHOLDERS = {"field", "dates", "evaluation", "ids", "dimension", "number"}
 # Backticked words of a bullet that are prose about something else, not its fields.
 PROSE = {
     ("POST", "/api/v1/units", "org"): "'A token's `org` is a unit id' speaks of the token",
+    ("POST", "/api/v1/filings/{id}/review", "requested_until"): "a field of the reviewed "
+    "acceptance_delay filing (POST /api/v1/filings), not of the review",
 }
 
 # (METHOD, path as API.md writes it) or (METHOD, path, field) -> why it is missing.
@@ -38,6 +40,19 @@ NOT_YET: dict[tuple[str, ...], str] = {
     ("GET", "/api/v1/systems/{id}/history", "before"): "registry's history answer documents "
     "`changes` as a free object, not {field: {before, after}}",
     ("GET", "/api/v1/systems/{id}/history", "after"): "as `before`",
+    **{
+        ("POST", "/api/v1/filings", document): "filing documents' `type` is free text in the "
+        "OpenAPI: the leshan:31 acceptance document types are not enumerated there"
+        for document in (
+            "construction_summary",
+            "financial_report",
+            "audit_report",
+            "sharing_report",
+            "test_report",
+            "security_assessment",
+            "crypto_assessment",
+        )
+    },
 }
 
 
@@ -183,18 +198,21 @@ def test_every_field_and_query_parameter_api_md_names_is_documented() -> None:
     assert not missing, "fields API.md names that the merged OpenAPI lacks:\n" + "\n".join(missing)
 
 
-@pytest.mark.parametrize("service", sorted(WAITING_ROUTES))
-def test_a_waiting_service_serves_no_api_md_route_yet(service: str) -> None:
+def test_a_waiting_service_serves_no_api_md_route_yet() -> None:
     """A waiting service that serves an API.md route has landed: drop it from WAITING_ROUTES."""
-    built = [
-        str(op)
-        for op in api_md.operations()
-        if owner(op.path) == service and operation_of(op.method, op.path) is not None
-    ]
-    assert not built and not served_paths(service), (
-        f"{service} has landed ({built or sorted(served_paths(service))}): remove it from "
-        "tests/contract/waiting.WAITING_ROUTES so the contract and e2e suites cover it"
-    )
+    for service in WAITING_ROUTES:
+        built = [
+            str(op)
+            for op in api_md.operations()
+            if owner(op.path) == service and operation_of(op.method, op.path) is not None
+        ]
+        assert not built and not served_paths(service), (
+            f"{service} has landed ({built or sorted(served_paths(service))}): remove it from "
+            "tests/contract/waiting.WAITING_ROUTES so the contract and e2e suites cover it"
+        )
+    # and a service that serves no route at all must be listed
+    for service in SERVICES:
+        assert served_paths(service) or service in WAITING_ROUTES, service
 
 
 @pytest.mark.parametrize("prefix", sorted(GATEWAY_UNROUTED))

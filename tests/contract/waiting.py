@@ -30,14 +30,10 @@ ISSUES = {
     "evaluation": "issue 21: evaluations, rectifications, assessments (being built)",
 }
 # service -> why the suites wait for it (remove the entry once it has landed)
-WAITING_SCHEMAS: dict[str, str] = {s: ISSUES[s] for s in ("approval", "funding", "evaluation")}
-WAITING_ROUTES: dict[str, str] = {
-    s: ISSUES[s] for s in ("approval", "filing", "funding", "evaluation")
-}
+WAITING_SCHEMAS: dict[str, str] = {}
+WAITING_ROUTES: dict[str, str] = {}
 # services whose app does not consume yet what docs/event-payloads.md says it does
-WAITING_CONSUMERS: dict[str, str] = {
-    s: ISSUES[s] for s in ("approval", "filing", "funding", "evaluation")
-}
+WAITING_CONSUMERS: dict[str, str] = {}
 
 # API.md prefixes the gateway has no route for (gateway/routes.PREFIXES): calls
 # through the gateway answer 404 there until it routes them.
