@@ -106,7 +106,8 @@ class Database:
         await self.engine.dispose()
 
 
-_AUTOCOMMIT = "govit.autocommit"
+# The ``info`` flag of a ``reading()`` session (shared.db.fast reads it too).
+AUTOCOMMIT = _AUTOCOMMIT = "govit.autocommit"
 
 
 @asynccontextmanager

@@ -1,0 +1,197 @@
+"""The fast read path's kit on PostgreSQL: ``shared.db.fast.fetch`` (a Core select run
+by asyncpg, compiled once per shape) and ``shared.pagination.query_model`` (a list's
+query string in one validation, documented as FastAPI documents ``Query()``)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI, Query
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import (
+    Column,
+    Enum,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+)
+
+from shared.db import fast
+from shared.db.session import Database, custom_plans
+from shared.pagination import query_model, query_parameters
+from shared.problems import install_problem_handlers
+from tests.support.databases import Databases
+
+metadata = MetaData()
+things = Table(
+    "things",
+    metadata,
+    Column("n", Integer, primary_key=True),
+    Column("id", Uuid, nullable=False),
+    Column("kind", String, nullable=False),
+)
+IDS = {n: uuid.UUID(int=n) for n in range(40)}
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+@pytest.fixture(scope="module")
+async def db(databases: Databases) -> AsyncIterator[Database]:
+    database = Database(await databases.create(), pool_size=2)
+    async with database.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        rows = [{"n": n, "id": IDS[n], "kind": "odd" if n % 2 else "even"} for n in IDS]
+        await conn.execute(insert(things), rows)
+    yield database
+    await database.dispose()
+
+
+def _by_kind(kind: str, below: int) -> Any:
+    return select(things.c.n, things.c.id).where(things.c.kind == kind, things.c.n < below)
+
+
+async def test_fetch_answers_what_session_execute_answers(db: Database) -> None:
+    statement = _by_kind("odd", 10).order_by(things.c.n)
+    async with db.reading() as session:
+        expected = [dict(r) for r in (await session.execute(statement)).mappings()]
+        rows = await fast.fetch(session, statement)
+    assert [dict(r) for r in rows] == expected
+    assert [r["n"] for r in rows] == [1, 3, 5, 7, 9]
+    assert rows[0]["id"] == IDS[1]
+
+
+async def test_a_shape_compiled_once_runs_with_each_statement_s_own_values(db: Database) -> None:
+    fast._kept.clear()
+    async with db.reading() as session:
+        first = await fast.fetch(session, _by_kind("odd", 6).order_by(things.c.n))
+        second = await fast.fetch(session, _by_kind("even", 5).order_by(things.c.n))
+    assert len(fast._kept) == 1  # one shape, one compiled entry
+    assert [r["n"] for r in first] == [1, 3, 5]
+    assert [r["n"] for r in second] == [0, 2, 4]  # not the first statement's values
+
+
+async def test_bindparams_take_the_request_s_values(db: Database) -> None:
+    statement = (
+        select(things.c.n)
+        .where(things.c.id == bindparam("id"), things.c.n >= bindparam("low"))
+        .limit(bindparam("limit", type_=Integer))
+    )
+    async with db.reading() as session:
+        rows = await fast.fetch(session, statement, {"id": IDS[7], "low": 0, "limit": 5})
+        none = await fast.fetch(session, statement, {"id": IDS[7], "low": 8, "limit": 5})
+    assert [r["n"] for r in rows] == [7]
+    assert none == []
+
+
+async def test_a_read_session_keeps_no_connection_and_returns_the_pooled_one(
+    db: Database,
+) -> None:
+    pool: Any = db.engine.sync_engine.pool
+    async with db.reading() as session:
+        await fast.fetch(session, _by_kind("odd", 4))
+        assert not session.in_transaction()  # the session took no connection
+        assert pool.checkedout() == 0  # the one fetch used went back at once
+
+
+async def test_a_session_with_a_connection_runs_it_there(db: Database) -> None:
+    async with db.transaction() as session:  # sees its own uncommitted row
+        await session.execute(insert(things).values(n=100, id=uuid.uuid4(), kind="new"))
+        rows = await fast.fetch(session, select(things.c.n).where(things.c.kind == "new"))
+        assert [r["n"] for r in rows] == [100]
+        await session.rollback()
+    setting = select(func.current_setting("plan_cache_mode").label("mode"))
+    async with db.reading() as session:
+        async with custom_plans(session):  # the block's SET LOCAL is seen
+            assert (await fast.fetch(session, setting))[0]["mode"] == "force_custom_plan"
+        assert (await fast.fetch(session, setting))[0]["mode"] == "auto"
+
+
+async def test_what_asyncpg_cannot_run_alone_is_refused(db: Database) -> None:
+    coloured = Table("coloured", MetaData(), Column("c", Enum(Colour)))
+    async with db.reading() as session:
+        with pytest.raises(TypeError, match="expanded at execution time"):
+            await fast.fetch(session, select(things.c.n).where(things.c.n.in_([1, 2])))
+        with pytest.raises(TypeError, match="result conversion"):
+            await fast.fetch(session, select(coloured.c.c))
+        await session.execute(text("SELECT 1"))  # the session is still usable
+
+
+def test_the_compiled_shapes_kept_are_bounded() -> None:
+    kept = fast._Kept(2)
+    entries = [object() for _ in range(3)]
+    for n, entry in enumerate(entries):
+        kept.put(n, entry)  # type: ignore[arg-type]
+        if n == 1:
+            assert kept.get(0) is entries[0]  # 0 used last: 1 is forgotten next
+    assert len(kept) == 2
+    assert kept.get(0) is entries[0] and kept.get(1) is None and kept.get(2) is entries[2]
+
+
+# --- a list's query string ------------------------------------------------------------
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str | None = None
+    sharing: bool | None = None
+    limit: int = Query(50, ge=1, le=500)
+
+
+def _apps() -> tuple[FastAPI, FastAPI]:
+    fast_app, slow_app = FastAPI(), FastAPI()
+    for app in (fast_app, slow_app):
+        install_problem_handlers(app)
+
+    @fast_app.get("/list", openapi_extra=query_parameters(Filters))
+    async def fast_list(query: Annotated[Filters, Depends(query_model(Filters))]) -> Any:
+        return query.model_dump()
+
+    @slow_app.get("/list")
+    async def slow_list(query: Annotated[Filters, Query()]) -> Any:
+        return query.model_dump()
+
+    return fast_app, slow_app
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "kind=a&limit=3",
+        "limit=2&limit=7",  # the last of repeated keys
+        "sharing=yes",
+        "limit=0",
+        "limit=abc&sharing=maybe",
+        "unknown=1",
+        "kind=",
+    ],
+)
+async def test_query_model_answers_as_fastapi_s_query_model(query: str) -> None:
+    answers = []
+    for app in _apps():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get(f"/list?{query}")
+            answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
+
+
+def test_query_parameters_are_documented_as_fastapi_documents_them() -> None:
+    documented = [app.openapi()["paths"]["/list"]["get"]["parameters"] for app in _apps()]
+    assert documented[0] == documented[1]
+    assert [p["name"] for p in documented[0]] == ["kind", "sharing", "limit"]
