@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from limits import parse
 
-from gateway.ratelimit import RateLimiter, async_storage_uri
+from gateway.ratelimit import MemoryWindows, RateLimiter, async_storage_uri
 from shared.auth import DevKeys
 from shared.errors import PROBLEM_JSON, GovitError
 from tests.gateway.conftest import SettingsFactory
@@ -140,3 +141,47 @@ async def test_a_storage_outage_lets_requests_through(monkeypatch: pytest.Monkey
 def test_storage_uris_use_their_async_variant() -> None:
     assert async_storage_uri("redis://cache:6379/0") == "async+redis://cache:6379/0"
     assert async_storage_uri("async+valkey://cache:6379") == "async+valkey://cache:6379"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_memory_window_is_exact_and_moves() -> None:
+    clock = _Clock()
+    windows = MemoryWindows(clock)
+    item = parse("3/minute")
+    for step in (0.0, 10.0, 20.0):
+        clock.now = 1_000.0 + step
+        assert windows.hit(item, "a")
+    clock.now = 1_059.0
+    assert not windows.test(item, "a")
+    assert not windows.hit(item, "a")  # a refused hit is not counted
+    assert windows.reset_time(item, "a") == 1_060.0  # the first hit leaves then
+    assert windows.hit(item, "b")  # another key has its own window
+    clock.now = 1_060.0
+    assert windows.test(item, "a")
+    assert windows.hit(item, "a")
+    assert not windows.hit(item, "a")
+    clock.now = 1_070.0  # the second hit (at 1,010) has left
+    assert windows.hit(item, "a")
+
+
+def test_the_memory_window_forgets_keys_whose_hits_have_all_left() -> None:
+    clock = _Clock()
+    windows = MemoryWindows(clock, sweep_seconds=30)
+    item = parse("5/minute")
+    for client in ("a", "b", "c"):
+        assert windows.hit(item, client)
+    assert len(windows) == 3
+    clock.now += 45  # a sweep is due, but every hit is still inside its window
+    assert windows.hit(item, "a")
+    assert len(windows) == 3
+    clock.now += 61  # b and c have no hit left; a's second hit has left too
+    assert windows.hit(item, "d")
+    assert len(windows) == 1
+    assert windows.reset_time(item, "b") == clock.now  # nothing to wait for
