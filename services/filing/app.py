@@ -22,6 +22,9 @@ class FilingSettings(GovitSettings):
     deadline_check_seconds: float = 60.0
     # Off in tests that share one rolled-back connection among requests.
     deadline_scheduler_enabled: bool = True
+    # The durable consumer of approval's project events; replicas share it (each event
+    # is handled once per service), a separate deployment (a test) names its own.
+    projects_durable: str = "filing-projects"
 
 
 def build_app(settings: FilingSettings | None = None) -> FastAPI:

@@ -24,7 +24,6 @@ from shared.events.projection import Projection
 from shared.policy import load_profile
 
 SUBJECT = "govit.approval.project.*"
-DURABLE = "filing-projects"
 
 
 def _day(value: Any) -> date | None:
@@ -54,18 +53,37 @@ projects = Projection(Project.__table__, row=project_row)  # type: ignore[arg-ty
 
 
 async def apply_project(session: AsyncSession, event: Event) -> None:
+    project_id = uuid.UUID(event.subject or event.data["id"])
+    known = await repository.project(session, project_id)
+    planned_before = None if known is None else known.planned_completion_on
     if not await projects.apply(session, event):
         return  # an older state, or one already applied
-    project = await repository.project(session, uuid.UUID(event.subject or event.data["id"]))
+    project = await repository.project(session, project_id)
     assert project is not None
     await session.refresh(project)
+    when = event.time or datetime.now(UTC)
+    if project.status in ("rejected", "terminated"):
+        await repository.stop_checks(session, project.id)
+        return
     if project.status not in domain.FILABLE_STATUSES:
         return
     profile = load_profile(project.profile, project.profile_version)
     years = sorted({int(b["year"]) for b in project.approved_annual_budgets})
     plans = domain.approval_plans(profile, project.planned_completion_on, years)
-    when = event.time or datetime.now(UTC)
     await repository.open_plans(session, project, plans, when)
+    if known is not None and planned_before != project.planned_completion_on:
+        # An approved change moved the planned completion: the acceptance application
+        # follows it, unless an agreed delay has already set its own date.
+        application = await repository.obligation(
+            session, project.id, "acceptance_application", for_update=True
+        )
+        if (
+            application is not None
+            and application.status in domain.UNMET_STATUSES
+            and application.due_on == planned_before
+        ):
+            due = project.planned_completion_on
+            await repository.moved(session, application, due, application.rule, when)
 
 
 def consumers(app: FastAPI) -> list[Consumer]:
@@ -74,7 +92,7 @@ def consumers(app: FastAPI) -> list[Consumer]:
             app.state.db,
             events,
             app.state.bus,
-            durable=DURABLE,
+            durable=app.state.settings.projects_durable,
             subject=SUBJECT,
             handler=apply_project,
         )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -281,3 +281,29 @@ async def recompute(
         )
         out.append(views.recomputed_out(obligation, before))
     return out
+
+
+async def moved(
+    session: AsyncSession, obligation: Obligation, due_on: date | None, rule: str, now: datetime
+) -> None:
+    """Set a new due date that no working-day count gives (an agreed delay, a changed
+    planned completion): open again, checked from the day after; ``recomputed`` emitted."""
+    before = obligation.due_on
+    obligation.due_on = due_on
+    obligation.rule = rule
+    obligation.status = "open"
+    obligation.next_check_on = domain.next_check("open", due_on)
+    obligation.version += 1
+    obligation.updated_at = now
+    await session.flush()
+    data = views.recomputed_payload(obligation, before)
+    await publisher.publish(session, "govit.filing.obligation.recomputed", obligation.id, data, now)
+
+
+async def stop_checks(session: AsyncSession, project_id: uuid.UUID) -> None:
+    """A rejected or terminated project owes nothing more: no deadline of it is checked."""
+    await session.execute(
+        update(Obligation)
+        .where(Obligation.project_id == project_id, Obligation.status == "open")
+        .values(next_check_on=None)
+    )

@@ -334,16 +334,9 @@ async def review(
     project = await repository.project(session, filing.project_id)
     assert project is not None  # a filing's project stays
     profile = load_profile(project.profile, project.profile_version)
-    before = obligation.due_on
-    obligation.due_on = date.fromisoformat(filing.details["requested_until"])
-    obligation.rule = domain.delay_rule(profile, obligation.rule)
-    obligation.status = "open"
-    obligation.next_check_on = domain.next_check("open", obligation.due_on)
-    obligation.version += 1
-    obligation.updated_at = now
-    await session.flush()
-    data = views.recomputed_payload(obligation, before)
-    await publisher.publish(session, "govit.filing.obligation.recomputed", obligation.id, data, now)
+    until = date.fromisoformat(filing.details["requested_until"])
+    rule = domain.delay_rule(profile, obligation.rule)
+    await repository.moved(session, obligation, until, rule, now)
     return filing, obligation
 
 

@@ -32,7 +32,8 @@ from tests.support.fixtures import Stack, TokenFactory, auth
 async def running(stack: Stack, databases: Databases, dev_keys: object) -> AsyncIterator[FastAPI]:
     """The service as deployed: consumer, relay and scheduler on, its own database."""
     url = await databases.migrated("filing")
-    app = build_app(filing_settings(stack, url, outbox_poll_seconds=0.2))
+    durable = f"filing-projects-{uuid.uuid4().hex[:8]}"  # not the session app's consumer
+    app = build_app(filing_settings(stack, url, outbox_poll_seconds=0.2, projects_durable=durable))
     async with app.router.lifespan_context(app):
         yield app
 

@@ -498,3 +498,24 @@ async def test_self_evaluation_meets_its_budget_year(
     assert status == {"2025": ("open", None), "2026": ("met", r.json()["id"])}
     # linfen-water:24 names no date after the budget year: nothing to be late for.
     assert (r.json()["due_on"], r.json()["on_time"]) == (None, None)
+
+
+async def test_a_changed_planned_completion_moves_the_acceptance_application(
+    client: httpx.AsyncClient, filing_app: FastAPI, token: TokenFactory
+) -> None:
+    jc = cast(token, "jincheng")
+    data = project_data(jc.unit, "jincheng", planned_completion_on="2026-06-30")
+    await publish_project(filing_app, data)
+    assert len((await client.get("/api/v1/filings/overdue", headers=jc.a)).json()["items"]) == 1
+    changed = {**data, "planned_completion_on": "2027-06-30", "version": 2}
+    await publish_project(filing_app, changed, "changed")
+    owed = await client.get("/api/v1/obligations", params={"project_id": data["id"]}, headers=jc.a)
+    [application] = owed.json()["items"]
+    assert (application["due_on"], application["status"], application["version"]) == (
+        "2027-06-30",
+        "open",
+        2,
+    )
+    assert (await client.get("/api/v1/filings/overdue", headers=jc.a)).json()["items"] == []
+    [event] = await outbox(filing_app, "govit.filing.obligation.recomputed")
+    assert (event["data"]["before"], event["data"]["after"]) == ("2026-06-30", "2027-06-30")
