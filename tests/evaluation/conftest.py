@@ -26,6 +26,7 @@ from services.evaluation.models import events
 from shared.clock import FixedClock
 from shared.events import Event
 from shared.events.envelope import new_event
+from shared.events.schemas import known_types
 from tests.support.apps import rolled_back_client
 from tests.support.databases import Databases
 from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
@@ -65,9 +66,11 @@ async def client(evaluation_app: FastAPI, clock: FixedClock) -> AsyncIterator[ht
 
 
 def event(type_: str, data: dict[str, Any], *, at: datetime = NOW) -> Event:
+    """An upstream event, checked against its producer's schema once there is one."""
     source = "/govit/" + type_.split(".")[1]
+    checked = type_ in known_types()
     return new_event(
-        type_, source=source, subject=str(data["id"]), data=data, time=at, validate=False
+        type_, source=source, subject=str(data["id"]), data=data, time=at, validate=checked
     )
 
 
@@ -103,8 +106,8 @@ def project_data(
         "name": "智慧水务平台",
         "number": None,
         "status": status,
-        "delivery": "self_built",
-        "kind": "construction",
+        "delivery": "self_build",
+        "kind": "new",
         "total_investment": "1200000.00",
         "annual_budgets": [{"year": 2026, "amount": "1200000.00"}],
         "approved_total": "1200000.00",
