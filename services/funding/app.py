@@ -31,6 +31,10 @@ class FundingSettings(GovitSettings):
     # Durable consumer names are "<prefix>-<what>" (docs/event-payloads.md).
     consumer_prefix: str = Field(default="funding", pattern=r"^[a-z][a-z0-9-]{0,40}$")
     consumers_enabled: bool = True
+    # Messages per pull. nats-py's fetch, once one message has come, waits for the rest
+    # of the batch until the pull expires, so a lone event (an acceptance filed) would
+    # wait out that window: gate events are rare and urgent, so one at a time.
+    consumer_batch_size: int = Field(default=1, ge=1, le=256)
 
 
 def _consumers(app: FastAPI) -> Sequence[Consumer]:
@@ -52,6 +56,7 @@ def _consumers(app: FastAPI) -> Sequence[Consumer]:
             subject=subject,
             handler=consumers.handler(what, now),
             max_deliveries=settings.consumer_max_deliveries,
+            batch_size=settings.consumer_batch_size,
         )
         for what, subject in consumers.SUBSCRIPTIONS
     ]

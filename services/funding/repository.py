@@ -31,8 +31,13 @@ from shared.auth.access_sql import access_clause
 # --- the projection ---------------------------------------------------------------------
 
 
-async def project(session: AsyncSession, project_id: uuid.UUID) -> Row[Any] | None:
-    return (await session.execute(select(projects).where(projects.c.id == project_id))).first()
+async def project(
+    session: AsyncSession, project_id: uuid.UUID, *, for_update: bool = False
+) -> Row[Any] | None:
+    query = select(projects).where(projects.c.id == project_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).first()
 
 
 async def readable_project(

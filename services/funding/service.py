@@ -8,7 +8,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.funding import domain, errors, repository, views
@@ -45,11 +44,9 @@ async def refresh_gates(
 ) -> None:
     """Decide both gates again; a gate that flips is stored and published."""
     for project_id in sorted(set(project_ids)):
-        # One decider per project at a time (two consumers may touch one project).
-        await session.execute(
-            select(func.pg_advisory_xact_lock(func.hashtextextended(str(project_id), 0)))
-        )
-        project = await repository.project(session, project_id)
+        # One decider per project at a time (two consumers may touch one project): the
+        # project's row, locked, so the second reads the gate state the first stored.
+        project = await repository.project(session, project_id, for_update=True)
         if project is None:
             continue  # its facts wait in the projection until approval's event comes
         decided = domain.gates(profile_of(project), await facts_for(session, project), today.year)
