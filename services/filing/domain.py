@@ -157,7 +157,7 @@ def add_months(start: date, n: int) -> date:
 
 def next_check(status: str, due_on: date | None) -> date | None:
     """The stored next-check time: the first day an open deadline counts as missed."""
-    if status != "open" or due_on is None:
+    if status != "open" or due_on is None or due_on == date.max:
         return None
     return date.fromordinal(due_on.toordinal() + 1)
 
@@ -258,7 +258,12 @@ def acceptance_refusals(profile: PolicyProfile, facts: AcceptanceFacts) -> list[
     trial = profile.trial_run_months
     if trial is not None:
         started = facts.trial_run_started_on
-        if started is None or add_months(started, trial.value) > facts.accepted_on:
+        too_short = (
+            started is None
+            or started > facts.accepted_on
+            or add_months(started, trial.value) > facts.accepted_on
+        )
+        if too_short:
             found.append(
                 Violation(
                     trial.rule,

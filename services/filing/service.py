@@ -17,12 +17,13 @@ from services.filing.models import Acceptance, CalendarYear, Filing, Obligation,
 from services.filing.schemas import AcceptanceCreate, CalendarLoad, FilingCreate, ReviewCreate
 from shared.auth import HomeJurisdictions, Principal, Role
 from shared.auth.access import as_uuid
-from shared.calendar import LIBRARY_YEARS, WorkdayCalendar, YearSchedule
+from shared.calendar import LIBRARY_YEARS, CalendarYearUnknown, WorkdayCalendar, YearSchedule
 from shared.clock import Clock
 from shared.ids import new_id
 from shared.policy import load_profile
 
 MAX_PAGE = 500
+MIN_YEAR, MAX_YEAR = 1900, 2200
 _homes = HomeJurisdictions()
 
 
@@ -353,6 +354,8 @@ async def get_filing(session: AsyncSession, principal: Principal, filing_id: uui
 async def workdays(
     session: AsyncSession, live: domain.LiveCalendar, start: date, days: int
 ) -> date:
+    if not MIN_YEAR <= start.year <= MAX_YEAR:  # no schedule there, and no overflow
+        raise CalendarYearUnknown(start.year)
     return (await calendar_now(session, live)).add_workdays(start, days)
 
 

@@ -238,3 +238,14 @@ async def test_a_library_year_is_not_replaced_and_only_an_admin_loads(
     shown = await client.get("/api/v1/calendar/2026", headers=admin)
     assert shown.json()["source"] == "library"
     assert "2026-02-14" in shown.json()["workdays"] and "2026-10-01" in shown.json()["holidays"]
+
+
+async def test_a_count_from_the_end_of_time_is_refused_not_a_crash(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    who = auth(token(roles=["auditor"], jurisdiction="xiangfen"))
+    for start in ("9999-12-31", "0001-01-01"):
+        r = await client.get(
+            "/api/v1/calendar/workdays", params={"start": start, "days": 5}, headers=who
+        )
+        problem(r, 422, "calendar_year_unknown")

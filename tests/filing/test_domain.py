@@ -133,3 +133,11 @@ def test_who_records_an_acceptance() -> None:
     assert domain.may_record_acceptance(False, True, "purchase_service")
     assert not domain.may_record_acceptance(False, True, "self_build")
     assert not domain.may_record_acceptance(False, False, "purchase_service")
+
+
+def test_dates_at_the_edge_of_the_calendar_do_not_overflow() -> None:
+    assert domain.next_check("open", date.max) is None
+    far = _facts(delivery="purchase_service", trial_run_started_on=date.max, handover_filed=True)
+    assert [v.rule for v in domain.acceptance_refusals(load_profile("leshan"), far)] == [
+        "leshan:31"
+    ]
