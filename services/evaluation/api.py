@@ -239,7 +239,9 @@ async def open_questionnaire(
     clock: RequestClock,
 ) -> dict[str, object]:
     """Opens the public questionnaire and hands out one signed, single-use respondent
-    token per respondent (shown once; the service keeps none of them)."""
+    token per respondent. The service keeps none of them (only the HMAC key and, once
+    spent, a digest of each nonce); sent with an Idempotency-Key, this answer is kept
+    for the key's replay window like any other."""
     questionnaire, tokens = await service.open_questionnaire(
         session, principal, evaluation_id, body, clock.now()
     )
@@ -293,7 +295,10 @@ async def answer_questionnaire(
     status_code=201,
     response_model=RectificationOut,
     responses=_raises(
-        errors.PROJECT_UNKNOWN, errors.RECTIFICATION_REFUSED, also=[_ROLE, _IDEMPOTENT]
+        errors.PROJECT_UNKNOWN,
+        errors.PROJECT_NOT_RECTIFIABLE,
+        errors.RECTIFICATION_REFUSED,
+        also=[_ROLE, _IDEMPOTENT],
     ),
     dependencies=[Idempotent],
 )

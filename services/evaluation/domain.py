@@ -281,6 +281,23 @@ def reason_rule(reason: str, profile: PolicyProfile) -> str:
     return ground.rule if ground is not None else profile.rectification.rule
 
 
+# A rectification order corrects a project under an approval: from approval on, until
+# the project is terminated (a draft, submitted or rejected project has none to break).
+RECTIFIABLE_PROJECTS = frozenset(
+    {"approved", "in_construction", "accepted", "in_operation", "suspended"}
+)
+
+
+def project_violation(project_status: str, profile: PolicyProfile) -> Violation | None:
+    if project_status in RECTIFIABLE_PROJECTS:
+        return None
+    return Violation(
+        profile.rectification.rule,
+        f"项目状态为 {project_status}，不在批复执行期内，不能下达整改通知",
+        f"a project that is {project_status} is not under an approval to rectify against",
+    )
+
+
 def due_violation(due_on: date, today: date, profile: PolicyProfile) -> Violation | None:
     if due_on > today:
         return None

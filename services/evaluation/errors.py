@@ -61,6 +61,12 @@ RECTIFICATION_REFUSED = Code(
     422,
     "the regulation names no such ground, or the due date is not after today (`violations`)",
 )
+PROJECT_NOT_RECTIFIABLE = Code(
+    "project_not_rectifiable",
+    409,
+    "the project is not under an approval (draft, submitted, rejected or terminated)"
+    " (`violations`)",
+)
 TRANSITION_REFUSED = Code(
     "transition_refused", 409, "the order's lifecycle does not allow that step (`violations`)"
 )

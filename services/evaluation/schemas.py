@@ -130,7 +130,7 @@ class QuestionnaireOut(BaseModel):
 
 class QuestionnaireCreated(QuestionnaireOut):
     respondent_tokens: list[str] = Field(
-        description="One per respondent, single use, signed; shown once, never stored"
+        description="One per respondent, single use, signed; the service keeps none"
     )
 
 

@@ -404,6 +404,8 @@ async def order_rectification(
 ) -> Rectification:
     project = await _project(session, principal, body.project_id)
     profile = _profile_of(project)
+    if violation := domain.project_violation(project["status"], profile):
+        raise errors.refused(errors.PROJECT_NOT_RECTIFIABLE, violation.message_en, [violation])
     violations = [
         v
         for v in (

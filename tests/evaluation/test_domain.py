@@ -249,3 +249,26 @@ def test_a_sample_larger_than_the_population_takes_all_of_it() -> None:
     population = _population(3, 2)
     assert sorted(domain.spot_check_sample(population, 50, "x")) == sorted(e for e, _ in population)
     assert domain.spot_check_sample([], 3, "x") == []
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        "draft",
+        "submitted",
+        "approved",
+        "rejected",
+        "in_construction",
+        "accepted",
+        "in_operation",
+        "suspended",
+        "terminated",
+    ],
+)
+def test_only_a_project_under_an_approval_is_rectified(status: str) -> None:
+    profile = load_profile("xinzhou-transport")
+    violation = domain.project_violation(status, profile)
+    if status in {"draft", "submitted", "rejected", "terminated"}:
+        assert violation is not None and violation.rule == "xinzhou-transport:24"
+    else:
+        assert violation is None

@@ -324,3 +324,43 @@ async def test_a_dismissed_suggestion_publishes_nothing(
     )
     for type_ in (ORDERED, ESCALATED, RESOLVED, TERMINATION):
         assert await outbox(evaluation_app, type_) == []
+
+
+async def test_a_project_not_under_an_approval_gets_no_order(
+    client: httpx.AsyncClient, evaluation_app: FastAPI, cast: Cast
+) -> None:
+    for status in ("draft", "rejected", "terminated"):
+        project = await add_project(evaluation_app, cast.unit_a, cast.jurisdiction, status=status)
+        refused = problem(
+            await client.post(
+                "/api/v1/rectifications",
+                json=order_body(cast, project_id=str(project)),
+                headers=cast.authority,
+            ),
+            409,
+            "project_not_rectifiable",
+        )
+        assert [v["rule"] for v in refused["violations"]] == ["linfen-water:25"]
+    assert (await client.get("/api/v1/rectifications", headers=cast.authority)).json()[
+        "items"
+    ] == []
+    # A later event of the same project (approval on) makes it rectifiable.
+    project = await add_project(evaluation_app, cast.unit_a, cast.jurisdiction, status="submitted")
+    await add_project(
+        evaluation_app,
+        cast.unit_a,
+        cast.jurisdiction,
+        project_id=project,
+        status="in_construction",
+        version=2,
+    )
+    # An older event arriving late changes nothing.
+    await add_project(
+        evaluation_app, cast.unit_a, cast.jurisdiction, project_id=project, status="draft"
+    )
+    made = await client.post(
+        "/api/v1/rectifications",
+        json=order_body(cast, project_id=str(project)),
+        headers=cast.authority,
+    )
+    assert made.status_code == 201, made.text
