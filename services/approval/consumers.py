@@ -75,7 +75,26 @@ class Moves:
         if event.type == "govit.filing.acceptance.recorded":
             await self._acceptance_sanction(session, project, event, passed=bool(passed))
         target = domain.target_of_filing(event.type, passed)
-        if target is None or not domain.move_from_event(project.status, target):
+        if target is None:
+            return
+        if project.status == "suspended" and domain.move_while_suspended(
+            project.suspended_from, target
+        ):
+            await repository.record(
+                session,
+                project.id,
+                self.clock.now(),
+                f"event:{event.type}",
+                event.source,
+                "resumes_to",
+                {"suspended_from": {"before": project.suspended_from, "after": target}},
+                cause=event.type,
+                cause_id=event.id,
+            )
+            project.suspended_from = target
+            await session.flush()
+            return
+        if not domain.move_from_event(project.status, target):
             return
         rule = None
         if event.type == "govit.filing.contract.filed" and profile.contract_filing:

@@ -516,6 +516,14 @@ def move_from_event(current: str, target: str) -> bool:
     return may_move(current, target) and current != "suspended"
 
 
+def move_while_suspended(suspended_from: str | None, target: str) -> bool:
+    """A filing event that arrives while the project is suspended moves where it will
+    resume (a contract signed before the suspension still counts once it ends)."""
+    return (
+        suspended_from is not None and suspended_from in LIVE and may_move(suspended_from, target)
+    )
+
+
 def rectification_target(
     current: str, suspended_from: str | None, escalated: bool, termination_requested: bool
 ) -> Status | None:

@@ -313,3 +313,18 @@ async def test_consumers_take_events_from_nats(
                 return len(units) == 1 and len(systems) == 1
 
         await wait_until(arrived, what="the registry's events in approval's projections")
+
+
+async def test_a_contract_filed_while_suspended_counts_when_the_project_resumes(
+    client: httpx.AsyncClient, approval_app: FastAPI, leshan: World
+) -> None:
+    project = await approved(client, leshan)
+    order_id = str(uuid.uuid4())
+    escalated = order(project, "escalated", 2, order_id=order_id)
+    await feed(approval_app, "govit.evaluation.rectification.escalated", escalated, order_id)
+    assert await status(client, leshan, project) == "suspended"
+    await feed(approval_app, "govit.filing.contract.filed", filing(project, "contract"))
+    assert await status(client, leshan, project) == "suspended"
+    resolved = order(project, "resolved", 3, order_id=order_id)
+    await feed(approval_app, "govit.evaluation.rectification.resolved", resolved, order_id)
+    assert await status(client, leshan, project) == "in_construction"

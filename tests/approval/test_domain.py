@@ -376,3 +376,9 @@ def test_rectification_orders_suspend_resume_and_terminate() -> None:
     assert domain.rectification_target("suspended", "accepted", True, True) == "terminated"
     assert domain.rectification_target("terminated", None, False, True) is None
     assert domain.rectification_target("draft", None, True, False) is None
+
+
+def test_a_filing_while_suspended_moves_where_the_project_resumes() -> None:
+    assert domain.move_while_suspended("approved", "in_construction")
+    assert not domain.move_while_suspended("in_operation", "in_construction")
+    assert not domain.move_while_suspended(None, "in_construction")
