@@ -519,3 +519,18 @@ async def test_a_changed_planned_completion_moves_the_acceptance_application(
     assert (await client.get("/api/v1/filings/overdue", headers=jc.a)).json()["items"] == []
     [event] = await outbox(filing_app, "govit.filing.obligation.recomputed")
     assert (event["data"]["before"], event["data"]["after"]) == ("2026-06-30", "2027-06-30")
+
+
+async def test_a_token_whose_unit_lies_in_another_jurisdiction_is_refused(
+    client: httpx.AsyncClient, filing_app: FastAPI, token: TokenFactory
+) -> None:
+    jc = cast(token, "jincheng")
+    project = await approved_project(filing_app, jc)
+    liar = {"Authorization": "Bearer " + token(roles=["unit"], org=jc.unit, jurisdiction="leshan")}
+    r = await client.get("/api/v1/obligations", headers=liar)
+    assert problem(r, 403, "token_jurisdiction_mismatch")["unit_jurisdiction"] == "jincheng"
+    problem(
+        await client.post("/api/v1/filings", json=contract(project), headers=liar),
+        403,
+        "token_jurisdiction_mismatch",
+    )
