@@ -10,11 +10,14 @@ run installs them (about a minute), later runs take ~15 s for this file.
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -352,3 +355,55 @@ def test_a_service_reaches_only_its_database_nats_dns_and_the_jwks(
             for rule in _allowed(policy, "egress"):
                 other_ports |= {p["port"] for p in rule["ports"]}
     assert other_ports == {53, 443}
+
+
+def container_env(objects: list[Any], container: dict[str, Any]) -> dict[str, str]:
+    """What the container's process sees: its ConfigMaps, then its env; secret values
+    stand in as ``secret-<key>``, $(VAR) expanded as the kubelet does."""
+    configmaps = of_kind(objects, "ConfigMap")
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env |= configmaps[source["configMapRef"]["name"]]["data"]
+    for var in container.get("env", []):
+        if "value" in var:
+            env[var["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], var["value"])
+        elif "secretKeyRef" in var["valueFrom"]:
+            env[var["name"]] = f"secret-{var['valueFrom']['secretKeyRef']['key']}"
+    return env
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_apps_accept_the_configuration_they_are_given(
+    rendered: dict[str, list[Any]], env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = rendered[env]
+    services = of_kind(objects, "Service")
+    for name, deployment in of_kind(objects, "Deployment").items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        variables = container_env(objects, container)
+        for key in [k for k in os.environ if k.startswith("GOVIT_") or k.endswith("_URL")]:
+            monkeypatch.delenv(key)
+        for key, value in variables.items():
+            monkeypatch.setenv(key, value)
+        module = importlib.import_module(
+            "gateway.settings" if name == "gateway" else f"services.{name}.app"
+        )
+        settings_class = next(v for k, v in vars(module).items() if k.lower() == f"{name}settings")
+        settings = settings_class()  # the production checks run here (shared/settings.py)
+        assert settings.service_name == name
+        assert settings.environment == ("production" if env == "prod" else "development")
+        assert settings.jwks_url or settings.jwks_file
+        nats = urlsplit(settings.nats_url)
+        assert (nats.hostname, nats.port) == ("nats", 4222)
+        assert nats.hostname in services
+        if name == "gateway":
+            for service, url in settings.upstream_urls().items():
+                parts = urlsplit(url)
+                assert parts.hostname == service and parts.hostname in services
+                ports = [p["port"] for p in services[service]["spec"]["ports"]]
+                assert parts.port in ports
+        else:
+            database = urlsplit(settings.database_url)
+            assert database.scheme == "postgresql+asyncpg"
+            assert (database.username, database.password) == ("secret-username", "secret-password")
+            assert database.hostname == f"{name}-db-rw" and database.path == f"/{name}"
