@@ -342,3 +342,16 @@ async def test_materials_only_on_a_draft(client: httpx.AsyncClient, leshan: Worl
         headers=leshan.unit,
     )
     problem(response, 422, "validation_failed")
+
+
+async def test_the_list_answers_in_the_documented_shape(
+    client: httpx.AsyncClient, leshan: World
+) -> None:
+    from services.approval.schemas import ProjectDetail, ProjectPage
+
+    project = await submitted(client, leshan)
+    page = (await client.get("/api/v1/projects", headers=leshan.unit)).json()
+    ProjectPage.model_validate(page)  # the read path skips response_model validation
+    assert page["items"][0]["id"] == project["id"]
+    detail = await client.get(f"/api/v1/projects/{project['id']}", headers=leshan.unit)
+    ProjectDetail.model_validate(detail.json())
