@@ -52,6 +52,7 @@ bench: $(STAMP) ## benchmarks: gateway overhead, registry list queries on 100k s
 	$(PY) bench/gateway.py
 	$(PY) bench/registry.py
 	$(PY) bench/read_path.py
+	$(PY) bench/funding_lag.py
 
 .PHONY: k8s-tools k8s-check
 
