@@ -118,6 +118,7 @@ async def suggest_rectification(session: AsyncSession, event: Event) -> None:
         "id": order_id,
         "project_id": project_id,
         "org": _uuid(data["org"]),
+        "co_orgs": list(project["co_orgs"]) if project is not None else [],
         "jurisdiction": data["jurisdiction"],
         "profile": profile.id,
         "profile_version": profile.version,

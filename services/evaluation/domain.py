@@ -42,12 +42,12 @@ KINDS: tuple[str, ...] = get_args(Kind)
 METHODS: tuple[str, ...] = get_args(Method)
 STATUSES: tuple[str, ...] = get_args(Status)
 
-# Access follows the suite's rule (shared.auth.access): an evaluation, an order and a
-# project are their unit's (a project's co-builders read it too); an assessment is
-# its unit's; oversight reads its jurisdiction.
+# Access follows the suite's rule (shared.auth.access): a project, its evaluations and
+# its orders are the lead unit's, and its co-builders read them; an assessment is its
+# unit's; oversight reads its jurisdiction.
 PROJECTS = Ownership(org="org", co_owners="co_orgs")
-EVALUATIONS = Ownership(org="org")
-RECTIFICATIONS = Ownership(org="org")
+EVALUATIONS = Ownership(org="org", co_owners="co_orgs")
+RECTIFICATIONS = Ownership(org="org", co_owners="co_orgs")
 ASSESSMENTS = Ownership(org="org")
 UNITS = Ownership(org=None, directory=True)
 

@@ -111,6 +111,8 @@ class Evaluation(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     project_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     org: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # The project's co-builders (migration 0004): they read what their project gets.
+    co_orgs: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), server_default="{}")
     jurisdiction: Mapped[str] = mapped_column(Text)
     profile: Mapped[str] = mapped_column(Text)
     profile_version: Mapped[str] = mapped_column(Text)
@@ -158,6 +160,7 @@ class Rectification(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     project_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     org: Mapped[uuid.UUID] = mapped_column(Uuid)
+    co_orgs: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), server_default="{}")
     jurisdiction: Mapped[str] = mapped_column(Text)
     profile: Mapped[str] = mapped_column(Text)
     profile_version: Mapped[str] = mapped_column(Text)

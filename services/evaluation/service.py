@@ -83,10 +83,18 @@ def _profile_of(project: Mapping[str, Any]) -> PolicyProfile:
 async def create_evaluation(
     session: AsyncSession, principal: Principal, body: EvaluationCreate, today: date, now: datetime
 ) -> Evaluation:
+    if body.kind != "unit_annual" and (body.project_id is None or body.org is not None):
+        raise errors.EVALUATION_FIELDS_INVALID.error(
+            f"a {body.kind} evaluation names its project (`project_id`), not `org`"
+        )
     if body.kind == "unit_annual":
         org, project_id, profile = await _unit_evaluated(session, principal, body)
+        co_orgs: list[uuid.UUID] = []
     else:
-        org, project_id, profile = await _project_evaluated(session, principal, body)
+        assert body.project_id is not None  # checked above
+        project = await _project(session, principal, body.project_id)
+        org, project_id, profile = _project_evaluated(principal, body, project)
+        co_orgs = list(project["co_orgs"])
     rules = domain.scoring(profile)
     scores = dict(body.scores)
     if violations := domain.score_violations(body.kind, scores, rules):
@@ -108,6 +116,7 @@ async def create_evaluation(
         id=new_id(),
         project_id=project_id,
         org=org,
+        co_orgs=co_orgs,
         jurisdiction=principal.jurisdiction,
         profile=profile.id,
         profile_version=profile.version,
@@ -145,14 +154,9 @@ async def _unit_evaluated(
     return body.org, None, load_profile(principal.jurisdiction)
 
 
-async def _project_evaluated(
-    session: AsyncSession, principal: Principal, body: EvaluationCreate
+def _project_evaluated(
+    principal: Principal, body: EvaluationCreate, project: Mapping[str, Any]
 ) -> tuple[uuid.UUID, uuid.UUID, PolicyProfile]:
-    if body.project_id is None or body.org is not None:
-        raise errors.EVALUATION_FIELDS_INVALID.error(
-            f"a {body.kind} evaluation names its project (`project_id`), not `org`"
-        )
-    project = await _project(session, principal, body.project_id)
     if body.kind == "self":
         # The unit evaluates its own project (a co-builder reads it, the lead reports).
         if not principal.has_role(Role.UNIT) or not allows(
@@ -420,6 +424,7 @@ async def order_rectification(
         id=new_id(),
         project_id=project["id"],
         org=project["org"],
+        co_orgs=list(project["co_orgs"]),
         jurisdiction=project["jurisdiction"],
         profile=profile.id,
         profile_version=profile.version,

@@ -12,7 +12,16 @@ from fastapi import FastAPI
 
 from services.evaluation import consumers
 from shared.clock import FixedClock
-from tests.evaluation.conftest import Cast, add_project, days, event, feed, make_cast, outbox
+from tests.evaluation.conftest import (
+    Cast,
+    add_project,
+    add_unit,
+    days,
+    event,
+    feed,
+    make_cast,
+    outbox,
+)
 from tests.support.checks import problem
 from tests.support.fixtures import TokenFactory, auth
 
@@ -364,3 +373,28 @@ async def test_a_project_not_under_an_approval_gets_no_order(
         headers=cast.authority,
     )
     assert made.status_code == 201, made.text
+
+
+async def test_a_co_builder_reads_its_projects_orders_and_evaluations_and_writes_none(
+    client: httpx.AsyncClient, evaluation_app: FastAPI, cast: Cast, token: TokenFactory
+) -> None:
+    joint = await add_project(
+        evaluation_app, cast.unit_a, cast.jurisdiction, co_orgs=(cast.unit_b,)
+    )
+    order = await ordered(client, cast, project_id=str(joint))
+    got = await client.get(f"/api/v1/rectifications/{order['id']}", headers=cast.b)
+    assert got.status_code == 200 and got.json()["org"] == str(cast.unit_a)
+    listed = await client.get("/api/v1/rectifications", headers=cast.b)
+    assert [o["id"] for o in listed.json()["items"]] == [order["id"]]
+    body = {"project_id": str(joint), "kind": "self", "method": "document_review"}
+    # The lead unit self-evaluates; the co-builder reads it and may not write one.
+    problem(await client.post("/api/v1/evaluations", json=body, headers=cast.b), 403, "forbidden")
+    made = await client.post("/api/v1/evaluations", json=body, headers=cast.a)
+    assert made.status_code == 201, made.text
+    read = await client.get(f"/api/v1/evaluations/{made.json()['id']}", headers=cast.b)
+    assert read.status_code == 200
+    # A third unit of the jurisdiction reads neither.
+    third = await add_unit(evaluation_app, cast.jurisdiction, "丙局")
+    other = auth(token(roles=["unit"], org=third, jurisdiction=cast.jurisdiction))
+    problem(await client.get(f"/api/v1/rectifications/{order['id']}", headers=other), 404)
+    problem(await client.get(f"/api/v1/evaluations/{made.json()['id']}", headers=other), 404)
