@@ -260,27 +260,35 @@ async def recompute(
     obligations: Sequence[Obligation],
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """Count each obligation's deadline again; those set or moved are updated and emitted."""
-    out = []
+    """Count each obligation's deadline again; those set or moved are updated and each
+    emits ``obligation.recomputed`` (one flush, one INSERT of the events)."""
+    changed: list[tuple[Obligation, date | None]] = []
     for obligation in obligations:
         deadline = domain.deadline_of(
             calendar, obligation.counted_from, obligation.workdays, obligation.due_on
         )
         if (deadline.due_on, deadline.status) == (obligation.due_on, obligation.status):
             continue
-        before = obligation.due_on
+        changed.append((obligation, obligation.due_on))
         obligation.due_on = deadline.due_on
         obligation.status = deadline.status
         obligation.next_check_on = domain.next_check(deadline.status, deadline.due_on)
         obligation.version += 1
         obligation.updated_at = now
-        await session.flush()
-        data = views.recomputed_payload(obligation, before)
-        await publisher.publish(
-            session, "govit.filing.obligation.recomputed", obligation.id, data, now
+    if not changed:
+        return []
+    await session.flush()
+    events = [
+        publisher.event(
+            "govit.filing.obligation.recomputed",
+            o.id,
+            views.recomputed_payload(o, before),
+            now,
         )
-        out.append(views.recomputed_out(obligation, before))
-    return out
+        for o, before in changed
+    ]
+    await publisher.publish_many(session, events)
+    return [views.recomputed_out(o, before) for o, before in changed]
 
 
 async def moved(
