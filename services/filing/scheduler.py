@@ -29,6 +29,7 @@ from shared.events.workers import Health
 
 log = logging.getLogger(__name__)
 BATCH = 200
+MISSED = "govit.filing.deadline.missed"
 
 
 class DeadlineScheduler:
@@ -80,13 +81,11 @@ class DeadlineScheduler:
                 obligation.next_check_on = None
                 obligation.version += 1
                 obligation.updated_at = now
+            if due:
                 await session.flush()
-                await publisher.publish(
+                await publisher.publish_many(
                     session,
-                    "govit.filing.deadline.missed",
-                    obligation.id,
-                    views.obligation_payload(obligation),
-                    now,
+                    [publisher.event(MISSED, o.id, views.obligation_payload(o), now) for o in due],
                 )
             return len(due)
 
