@@ -31,6 +31,7 @@ from shared.app import DbSession, RequestClock
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.idempotency import IdempotentRoute, idempotent
 from shared.openapi import problem_responses
+from shared.policy.rules import ProfileId
 
 
 async def _caller_at_home(principal: CurrentPrincipal, session: DbSession) -> None:
@@ -128,6 +129,7 @@ async def list_filings(
 
 
 class OverdueQuery(BaseModel):
+    jurisdiction: ProfileId | None = None  # the caller's own; another one lists nothing
     org: uuid.UUID | None = None
     type: ObligationType | None = None
     project_id: uuid.UUID | None = None
@@ -145,7 +147,7 @@ async def overdue(
     """Every obligation of the caller's jurisdiction (a unit: its own) whose deadline has
     passed with no filing, by unit and type."""
     filters = {
-        **query.model_dump(include={"org", "type", "project_id"}),
+        **query.model_dump(include={"jurisdiction", "org", "type", "project_id"}),
         "overdue_on": clock.today(),
     }
     rows, cursor = await repository.obligations_page(
@@ -190,6 +192,7 @@ async def review(
 
 
 class ObligationQuery(BaseModel):
+    jurisdiction: ProfileId | None = None
     project_id: uuid.UUID | None = None
     status: ObligationStatus | None = None
     type: ObligationType | None = None
@@ -203,7 +206,9 @@ class ObligationQuery(BaseModel):
 async def list_obligations(
     query: Annotated[ObligationQuery, Query()], session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    filters = query.model_dump(include={"project_id", "status", "type", "org", "due_before"})
+    filters = query.model_dump(
+        include={"jurisdiction", "project_id", "status", "type", "org", "due_before"}
+    )
     rows, cursor = await repository.obligations_page(
         session, principal, filters, query.limit, query.cursor
     )

@@ -182,6 +182,8 @@ async def obligations_page(
     cursor: str | None,
 ) -> tuple[Sequence[Obligation], str | None]:
     query = _obligations(principal)
+    if filters.get("jurisdiction"):
+        query = query.where(Obligation.jurisdiction == filters["jurisdiction"])
     if filters.get("project_id"):
         query = query.where(Obligation.project_id == filters["project_id"])
     if filters.get("status"):

@@ -399,6 +399,14 @@ async def test_overdue_by_unit_and_type_and_late_filings(
     assert [(o["project_id"], o["type"]) for o in r.json()["items"]] == [
         (late_project, "acceptance_application")
     ]
+    mine = await client.get(
+        "/api/v1/filings/overdue", params={"jurisdiction": "jincheng"}, headers=jc.authority
+    )
+    assert len(mine.json()["items"]) == 1
+    elsewhere = await client.get(
+        "/api/v1/filings/overdue", params={"jurisdiction": "leshan"}, headers=jc.authority
+    )
+    assert elsewhere.json()["items"] == []
     none = await client.get(
         "/api/v1/filings/overdue", params={"type": "contract_filing"}, headers=jc.authority
     )
