@@ -94,6 +94,8 @@ class Walk:
     systems: list[str] = field(default_factory=list)
     project: str = ""
     number: str = ""
+    unit_name: str = ""  # another unit of the profile than UNITS names
+    planned_completion_on: date | None = None
 
     # --- tokens -----------------------------------------------------------------------
 
@@ -139,6 +141,7 @@ class Walk:
             )
             await self.step("acceptance passed and filed", "filing", self.accept)
             await self.step("evaluation result", "evaluation", self.evaluate)
+            await self.step("off the cloud refused", "funding", self.off_the_cloud_refused)
             await self.step("operations disbursed", "funding", self.disburse_operations)
         except Waiting:
             return
@@ -149,7 +152,7 @@ class Walk:
         unit = created(
             await self.client.post(
                 "/api/v1/units",
-                json={"name": UNITS[self.profile], "jurisdiction": self.profile},
+                json={"name": self.unit_name or UNITS[self.profile], "jurisdiction": self.profile},
                 headers=self.as_("admin"),
             )
         )
@@ -259,8 +262,8 @@ class Walk:
         return self.today.year
 
     async def create_project(self) -> None:
-        body = {
-            "name": f"{UNITS[self.profile]}数据治理项目",
+        body: dict[str, Any] = {
+            "name": f"{self.unit_name or UNITS[self.profile]}数据治理项目",
             "org": self.unit,
             "delivery": "self_build",
             "kind": "new",
@@ -269,6 +272,8 @@ class Walk:
             "system_ids": self.systems,
             "declarations": {},
         }
+        if self.planned_completion_on:
+            body["planned_completion_on"] = self.planned_completion_on.isoformat()
         project: dict[str, Any] = {}
 
         async def made() -> bool:  # 409 unit_unknown until approval has the unit's event
@@ -546,6 +551,22 @@ class Walk:
             self.as_("unit"),
         )
         assert evaluation["failing"] is False, evaluation
+
+    async def off_the_cloud_refused(self) -> None:
+        """xinzhou-transport:10: operations money waits while a system is off the cloud."""
+        if self.profile != "xinzhou-transport":
+            return
+        unit, system = self.as_("unit"), f"/api/v1/systems/{self.systems[0]}"
+        ok(await self.client.patch(system, json={"cloud": "migrating"}, headers=unit))
+
+        async def gate_closed() -> bool:  # funding has the system's update
+            gate = (await self.funding())["gates"]["operations"]
+            return not gate["open"] and "xinzhou-transport:10" in rules_of(gate)
+
+        await wait_until(gate_closed, 30, "the operations gate closes (xinzhou-transport:10)")
+        refused = problem(await self.disburse("operations", "50000.00"), 409)
+        assert "xinzhou-transport:10" in rules_of(refused), refused
+        ok(await self.client.patch(system, json={"cloud": "on_cloud"}, headers=unit))
 
     async def disburse_operations(self) -> None:
         async def opened() -> bool:

@@ -49,6 +49,8 @@ class Suite:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
         env |= {"GOVIT_HOME": str(self.home), "GOVIT_PORT": str(self.port)}
+        # filing's missed-deadline scheduler looks every second, not every minute
+        env |= {"GOVIT_DEADLINE_CHECK_SECONDS": "1"}
         self.home.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
