@@ -11,8 +11,9 @@ default ``overlays/dev`` and ``overlays/prod``):
    ``KUBERNETES_VERSIONS``; a CloudNativePG ``Cluster`` against the subset schema in
    ``schemas/`` plus the operator's own rule on synchronous replicas; any other kind
    is an error (nothing is skipped silently);
-3. checkov scans the rendered manifests and the Dockerfile; the findings accepted in
-   ``checkov-triage.yaml`` (each with its reason) are skipped, any other fails.
+3. checkov scans the rendered manifests and the Dockerfile; a finding whose check is
+   accepted in ``checkov-triage.yaml`` (each with its reason) passes, any other fails,
+   and so does an accepted check that no longer finds anything (the triage stays true).
 
 Exit status 0 when all pass, 1 otherwise. The rendered files stay in ``--out``.
 """
@@ -23,6 +24,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -105,16 +107,16 @@ def accepted_findings() -> dict[str, str]:
     return {str(check): str(why) for check, why in triage.items()}
 
 
-def scan(files: list[Path], checkov: Path) -> list[str]:
-    skip = ",".join(accepted_findings())
+def scan(files: list[Path], checkov: Path) -> tuple[list[str], Counter[str]]:
+    """checkov's findings not triaged (and triaged ids it no longer finds), and the
+    count of accepted findings per check id."""
+    accepted = accepted_findings()
     command = [
         str(checkov),
         "--quiet",
         "--compact",
         "--output",
         "json",
-        "--skip-check",
-        skip,
         "--framework",
         "kubernetes",
         "dockerfile",
@@ -125,15 +127,24 @@ def scan(files: list[Path], checkov: Path) -> list[str]:
     try:
         reports = json.loads(done.stdout or "[]")
     except json.JSONDecodeError:
-        return [f"checkov did not run: {done.stderr.strip()[-2000:]}"]
+        return [f"checkov did not run: {done.stderr.strip()[-2000:]}"], Counter()
     failures = []
+    seen: Counter[str] = Counter()
     for report in reports if isinstance(reports, list) else [reports]:
         for check in report.get("results", {}).get("failed_checks", []):
+            if check["check_id"] in accepted:
+                seen[check["check_id"]] += 1
+                continue
             failures.append(
                 f"{Path(check['file_path']).name} {check['resource']}: {check['check_id']} "
                 f"{check['check_name']}"
             )
-    return failures
+    failures += [
+        f"{check} is triaged but no longer found: remove it from {TRIAGE.name}"
+        for check in accepted
+        if not seen[check]
+    ]
+    return failures, seen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,12 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         problems += errors
     if rendered:
-        findings = scan([*rendered, args.dockerfile], args.checkov)
+        findings, accepted = scan([*rendered, args.dockerfile], args.checkov)
         for finding in findings:
             print(f"FAIL checkov {finding}")
         print(
             f"{'FAIL' if findings else 'ok  '} checkov: {len(findings)} findings not triaged "
-            f"({len(accepted_findings())} accepted in {TRIAGE.name})"
+            f"(accepted per {TRIAGE.name}: "
+            f"{', '.join(f'{c} x{n}' for c, n in sorted(accepted.items())) or 'none'})"
         )
         problems += findings
     print("k8s-check:", "FAILED" if problems else "passed")

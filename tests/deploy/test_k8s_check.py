@@ -159,6 +159,20 @@ def test_an_unknown_kind_is_an_error_not_skipped(tools: Path, tmp_path: Path) ->
     assert "Widget/w: no schema for example.com/v1 Widget" in done.stdout
 
 
+def test_a_triaged_check_that_no_longer_finds_anything_fails(tools: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    (folder / "config.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\ndata: {a: b}\n"
+    )
+    (folder / "kustomization.yaml").write_text("resources: [config.yaml]\n")
+    done = run_check(tools, "--out", str(tmp_path / "out"), str(folder))
+    assert done.returncode == 1
+    assert "ok   schema clean.yaml: 1 objects, 0 errors" in done.stdout
+    for check in yaml.safe_load((K8S / "checkov-triage.yaml").read_text()):
+        assert f"{check} is triaged but no longer found" in done.stdout
+
+
 def test_every_triaged_finding_says_why() -> None:
     triage = yaml.safe_load((K8S / "checkov-triage.yaml").read_text())
     assert triage, "the triage file lists the accepted findings"
