@@ -8,6 +8,7 @@ instances, the relay and the real consumers) take a fresh database.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from services.funding import consumers
 from services.funding.app import FundingSettings, build_app
 from shared.clock import FixedClock
 from shared.events.envelope import Event, new_event
-from shared.events.schemas import validate_data
+from shared.events.schemas import SCHEMA_DIR, validate_data
 from shared.ids import new_id
 from tests.contract.consumers import matches
 from tests.support.checks import assert_cloudevent
@@ -89,7 +90,16 @@ async def client(funding_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 # --- upstream events, as their producers' schemas say (docs/event-payloads.md) ------------
 
 
+def complete(type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with any field its producer's schema requires and this builder does not
+    set yet taken from the schema's example (producers add fields; they never rename)."""
+    schema = json.loads((SCHEMA_DIR / f"{type_}.json").read_text(encoding="utf-8"))
+    example = schema["examples"][0]
+    return {**{k: example[k] for k in schema["required"] if k not in data}, **data}
+
+
 def event(type_: str, data: dict[str, Any], at: datetime | None = None) -> Event:
+    data = complete(type_, data)
     subject = data.get("id") or data.get("year")
     return new_event(
         type_,
