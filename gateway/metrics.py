@@ -23,6 +23,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from shared.observability import remember_route_names
+
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
@@ -51,6 +53,7 @@ class RouteMetrics:
 def install_metrics(app: FastAPI) -> RouteMetrics:
     registry = CollectorRegistry(auto_describe=True)
     Instrumentator(registry=registry).instrument(app)  # measured here, exposed elsewhere
+    remember_route_names(app)  # each path's route template looked up once
     return RouteMetrics(registry)
 
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 
+from shared import observability
 from shared.auth import DevKeys
 from shared.errors import PROBLEM_JSON
 from tests.gateway.conftest import SettingsFactory
@@ -124,3 +131,54 @@ async def test_without_configured_origins_no_cors_headers_are_sent(
 ) -> None:
     response = await gw.get("/api/v1/systems", headers={**auth(mint(keys)), "Origin": CONSOLE})
     assert "access-control-allow-origin" not in response.headers
+
+
+async def test_request_metrics_name_each_path_by_its_route_once_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """shared.observability.remember_route_names: the instrumentator's labels stay the
+    route templates (two ids, one template; a 405 under its route; an unknown path
+    as the instrumentator names it), each path looked up once, the memory bounded."""
+    monkeypatch.setattr(observability, "ROUTE_NAMES_KEPT", 3)
+    registry = CollectorRegistry()
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    Instrumentator(registry=registry).instrument(app)
+    observability.remember_route_names(app)
+    lookups: list[str] = []
+    looked_up = PrometheusInstrumentatorMiddleware._get_handler
+
+    def counting(self: PrometheusInstrumentatorMiddleware, request: Any) -> tuple[str, bool]:
+        lookups.append(request.scope["path"])
+        return looked_up(self, request)
+
+    monkeypatch.setattr(PrometheusInstrumentatorMiddleware, "_get_handler", counting)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        for path in ("/items/1", "/items/2", "/items/1", "/items/1"):
+            assert (await client.get(path)).status_code == 200
+        assert (await client.post("/items/1")).status_code == 405
+        assert (await client.get("/nowhere")).status_code == 404
+        for path in ("/items/3", "/items/4", "/items/1"):  # GET /items/1 was forgotten
+            await client.get(path)
+    # GET /items/1 twice (then forgotten), POST /items/1 once: method is in the key.
+    assert lookups == [
+        "/items/1",
+        "/items/2",
+        "/items/1",
+        "/nowhere",
+        "/items/3",
+        "/items/4",
+        "/items/1",
+    ]
+
+    def count(**labels: str) -> float | None:
+        return registry.get_sample_value("http_requests_total", labels)
+
+    assert count(handler="/items/{item_id}", method="GET", status="2xx") == 7
+    assert count(handler="/items/{item_id}", method="POST", status="4xx") == 1
+    assert count(handler="none", method="GET", status="4xx") == 1
