@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic_core import to_json
 
 from services.registry import errors, imports, service, views
 from services.registry.models import idempotency_keys
@@ -178,11 +177,9 @@ async def list_systems(
     systems, next_cursor = await service.list_systems(
         session, principal, query, query.limit, query.cursor
     )
-    # The read path: rows come from typed, CHECK-constrained columns, so the page is
-    # serialised once by pydantic-core, not validated again as ``SystemPage`` (which
-    # ``response_model`` still documents).
-    page = {"items": [views.system_out(s) for s in systems], "next_cursor": next_cursor}
-    return Response(to_json(page), media_type="application/json")
+    # The read path: rows read once (asyncpg records), shaped once (views), serialised
+    # once (no validation against ``SystemPage``, which ``response_model`` documents).
+    return pagination.page_response([views.system_out(s) for s in systems], next_cursor)
 
 
 _IMPORT_BODY: dict[str, Any] = {

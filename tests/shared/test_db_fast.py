@@ -1,18 +1,23 @@
-"""The fast read path's kit on PostgreSQL: ``shared.db.fast.fetch`` (a Core select run
-by asyncpg, compiled once per shape) and ``shared.pagination.query_model`` (a list's
-query string in one validation, documented as FastAPI documents ``Query()``)."""
+"""The fast read path's kit: ``shared.db.fast.fetch`` on PostgreSQL (a Core select run
+by asyncpg, compiled once per shape), ``shared.pagination.query_model`` (a list's query
+string in one validation, documented as FastAPI documents ``Query()``) and
+``json_bytes``/``page_response`` (orjson writing what pydantic writes)."""
 
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Annotated, Any
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Query
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import to_json
 from sqlalchemy import (
     Column,
     Enum,
@@ -30,7 +35,7 @@ from sqlalchemy import (
 
 from shared.db import fast
 from shared.db.session import Database, custom_plans
-from shared.pagination import query_model, query_parameters
+from shared.pagination import json_bytes, page_response, query_model, query_parameters
 from shared.problems import install_problem_handlers
 from tests.support.databases import Databases
 
@@ -195,3 +200,37 @@ def test_query_parameters_are_documented_as_fastapi_documents_them() -> None:
     documented = [app.openapi()["paths"]["/list"]["get"]["parameters"] for app in _apps()]
     assert documented[0] == documented[1]
     assert [p["name"] for p in documented[0]] == ["kind", "sharing", "limit"]
+
+
+# --- a page's answer ------------------------------------------------------------------
+
+
+class Shade(enum.Enum):
+    DARK = "dark"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"at": datetime(2026, 11, 26, 0, 57, 23, 54025, tzinfo=UTC), "n": 1},
+        {"at": datetime(2026, 11, 26, 0, 57, 23, tzinfo=UTC)},  # no fraction
+        {"at": datetime(2026, 11, 26, 8, 0, tzinfo=timezone(timedelta(hours=8)))},
+        {"at": datetime(2026, 11, 26, 8, 0), "on": date(2026, 11, 26)},
+        {"id": uuid.UUID(int=7), "ids": [uuid.uuid4(), None]},
+        {"amount": Decimal("1234.50"), "zero": Decimal("0.00")},
+        {"name": "临汾市水利局信息中心", "quote": 'a"b\\c\n', "yes": True, "none": None},
+        {"shade": Shade.DARK, "nested": {"deep": [1, -2, [3]]}},
+        {uuid.UUID(int=1): "a key that is not a string"},
+    ],
+)
+def test_json_bytes_writes_what_pydantic_writes(value: Any) -> None:
+    assert json_bytes(value) == to_json(value)
+
+
+async def test_page_response_is_the_page_as_json() -> None:
+    response = page_response([{"id": uuid.UUID(int=3)}], None)
+    assert response.media_type == "application/json"
+    assert json.loads(bytes(response.body)) == {
+        "items": [{"id": "00000000-0000-0000-0000-000000000003"}],
+        "next_cursor": None,
+    }
