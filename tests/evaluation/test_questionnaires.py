@@ -65,12 +65,12 @@ async def test_answers_count_once_per_token_and_feed_user_satisfaction(
 ) -> None:
     evaluation = await pending(client, cast)
     assert await outbox(evaluation_app, "govit.evaluation.evaluation.completed") == []
-    questionnaire = await opened(client, cast, evaluation["id"])
+    questionnaire = await opened(client, cast, evaluation["id"], 4)
     tokens = questionnaire["respondent_tokens"]
-    assert len(set(tokens)) == 3
+    assert len(set(tokens)) == 4
     assert (questionnaire["opens_on"], questionnaire["closes_on"]) == ("2026-11-26", "2026-12-05")
     url = f"/api/v1/evaluations/{evaluation['id']}/questionnaire-answers"
-    for token, satisfaction in zip(tokens, (5, 4, 3), strict=True):
+    for token, satisfaction in zip(tokens[:3], (5, 4, 3), strict=True):
         response = await client.post(url, json=answer(token, satisfaction))  # no bearer token
         assert response.status_code == 201, response.text
     # The same token again is refused; so is one it never handed out.
@@ -88,7 +88,12 @@ async def test_answers_count_once_per_token_and_feed_user_satisfaction(
         "questionnaire_still_open",
     )
     clock.advance(days(10))
-    problem(await client.post(url, json=answer(tokens[1])), 409, "questionnaire_not_open")
+    # An unspent token after the close: refused, not stored.
+    problem(await client.post(url, json=answer(tokens[3])), 409, "questionnaire_not_open")
+    late = await client.get(
+        f"/api/v1/evaluations/{evaluation['id']}/questionnaire", headers=cast.authority
+    )
+    assert late.json()["answers"] == 3  # the late answer was not stored
     problem(
         await client.post(
             f"/api/v1/evaluations/{evaluation['id']}/complete", json={}, headers=cast.a

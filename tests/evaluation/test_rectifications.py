@@ -95,6 +95,9 @@ async def test_no_one_but_the_authority_orders_or_moves_an_order(
                 "role_required",
             )
     assert len(await outbox(evaluation_app, ORDERED)) == 1
+    listed = await client.get("/api/v1/rectifications", headers=cast.authority)
+    assert [o["id"] for o in listed.json()["items"]] == [order["id"]]
+    assert listed.json()["items"][0]["status"] == "open"
     # Another jurisdiction's authority: the order is not there for it.
     problem(
         await client.post(
