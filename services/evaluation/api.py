@@ -157,15 +157,7 @@ async def spot_check(
     body: SpotCheckCreate, session: DbSession, principal: Finance, clock: RequestClock
 ) -> dict[str, object]:
     check, population = await service.spot_check(session, principal, body, clock.now())
-    return {
-        "id": str(check.id),
-        "jurisdiction": check.jurisdiction,
-        "year": check.year,
-        "size": check.size,
-        "seed": check.seed,
-        "population": population,
-        "sample": [str(i) for i in check.sample],
-    }
+    return views.spot_check_out(check, population)
 
 
 @router.get(

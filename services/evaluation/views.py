@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.evaluation import domain
-from services.evaluation.models import Assessment, Evaluation, Rectification
+from services.evaluation.models import Assessment, Evaluation, Rectification, SpotCheck
 
 Row = Any  # an ORM object or a Core row mapping
 
@@ -167,3 +167,18 @@ def assessment_out(row: Row) -> dict[str, Any]:
 def assessment_payload(assessment: Assessment) -> dict[str, Any]:
     """``govit.evaluation.assessment.published``."""
     return assessment_out(assessment)
+
+
+# --- spot checks ------------------------------------------------------------------------
+
+
+def spot_check_out(check: SpotCheck, population: int) -> dict[str, Any]:
+    return {
+        "id": str(check.id),
+        "jurisdiction": check.jurisdiction,
+        "year": check.year,
+        "size": check.size,
+        "seed": check.seed,
+        "population": population,
+        "sample": [str(i) for i in check.sample],
+    }
