@@ -118,3 +118,29 @@ async def test_the_request_dependency_reads_on_get_and_commits_on_post(db: Datab
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         assert (await client.get("/block")).json() == {"in_block": False}
         assert (await client.post("/block")).json() == {"in_block": True}
+
+
+async def test_a_read_that_took_no_connection_skips_the_close(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[bool] = []
+    real_close = AsyncSession.close
+
+    async def counting_close(self: AsyncSession) -> None:
+        closed.append(True)
+        await real_close(self)
+
+    monkeypatch.setattr(AsyncSession, "close", counting_close)
+    async with db.reading():
+        pass
+    assert closed == []  # nothing held: nothing to close
+    async with db.reading() as session:
+        await session.execute(select(numbers.c.n).limit(1))
+    assert closed == [True]  # a connection was taken: it is given back
+    pool: Any = db.engine.sync_engine.pool
+    assert pool.checkedout() == 0
+    with pytest.raises(RuntimeError, match="read-only"):
+        async with db.reading() as session:
+            await session.execute(select(numbers.c.n).limit(1))
+            session.add(Number(n=10_000))
+    assert closed == [True, True] and pool.checkedout() == 0
