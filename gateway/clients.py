@@ -108,6 +108,7 @@ class AiohttpClient:
 
     def __init__(self, *, pool_size: int, connect_timeout: float) -> None:
         self._connect_timeout = connect_timeout
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=pool_size, limit_per_host=0, ttl_dns_cache=10),
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -124,12 +125,14 @@ class AiohttpClient:
         body: AsyncIterator[bytes] | None,
         read_timeout: float,
     ) -> UpstreamResponse:
-        limits = aiohttp.ClientTimeout(
-            total=None,
-            connect=self._connect_timeout + read_timeout,  # waiting for a pooled connection too
-            sock_connect=self._connect_timeout,
-            sock_read=read_timeout,  # from the end of the request body, then between reads
-        )
+        limits = self._timeouts.get(read_timeout)
+        if limits is None:  # one per route timeout: a handful, built once each
+            limits = self._timeouts[read_timeout] = aiohttp.ClientTimeout(
+                total=None,
+                connect=self._connect_timeout + read_timeout,  # a pooled connection too
+                sock_connect=self._connect_timeout,
+                sock_read=read_timeout,  # from the end of the request body, then between reads
+            )
         try:
             response = await self._session.request(
                 method,

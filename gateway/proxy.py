@@ -200,8 +200,8 @@ def _upstream_headers(request: Request) -> list[tuple[str, str]]:
     if last != peer:  # uvicorn may already have taken the client from a trusted proxy
         forwarded_for = f"{forwarded_for}, {peer}" if forwarded_for else peer
     headers.append(("x-forwarded-for", forwarded_for))
-    if not has_proto:
-        headers.append(("x-forwarded-proto", request.url.scheme))
+    if not has_proto:  # the scope's scheme, as request.url has it, without building a URL
+        headers.append(("x-forwarded-proto", request.scope.get("scheme", "http")))
     if not has_host and "host" in request.headers:
         headers.append(("x-forwarded-host", request.headers["host"]))
     request_id = correlation_id.get()
