@@ -26,12 +26,14 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    any_,
     bindparam,
     func,
     insert,
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared.db import fast
 from shared.db.session import Database, custom_plans
@@ -100,6 +102,13 @@ async def test_bindparams_take_the_request_s_values(db: Database) -> None:
         none = await fast.fetch(session, statement, {"id": IDS[7], "low": 8, "limit": 5})
     assert [r["n"] for r in rows] == [7]
     assert none == []
+
+
+async def test_a_list_of_values_goes_as_one_array_parameter(db: Database) -> None:
+    statement = select(things.c.n).where(things.c.n == any_(bindparam("ns", type_=ARRAY(Integer))))
+    async with db.reading() as session:
+        rows = await fast.fetch(session, statement.order_by(things.c.n), {"ns": [9, 2, 77]})
+    assert [r["n"] for r in rows] == [2, 9]
 
 
 async def test_a_read_session_keeps_no_connection_and_returns_the_pooled_one(
