@@ -22,14 +22,18 @@ PREFIXES: dict[str, str] = {
     "/api/v1/units": "registry",
     "/api/v1/systems": "registry",
     "/api/v1/resources": "registry",
+    "/api/v1/imports": "registry",
     "/api/v1/projects": "approval",
     "/api/v1/filings": "filing",
+    "/api/v1/acceptances": "filing",
+    "/api/v1/obligations": "filing",
     "/api/v1/calendar": "filing",
     "/api/v1/funding": "funding",
     "/api/v1/disbursements": "funding",
     "/api/v1/allocation-plans": "funding",
     "/api/v1/evaluations": "evaluation",
     "/api/v1/rectifications": "evaluation",
+    "/api/v1/assessments": "evaluation",
 }
 API_ROOT = "/api/v1/"
 

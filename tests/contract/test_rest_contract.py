@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-import pytest
-
 from deploy.local.stack import SERVICES
 from gateway.openapi import HTTP_METHODS, merge
 from gateway.routes import PREFIXES, RouteTable
@@ -33,6 +31,8 @@ PROSE = {
     ("POST", "/api/v1/units", "org"): "'A token's `org` is a unit id' speaks of the token",
     ("POST", "/api/v1/filings/{id}/review", "requested_until"): "a field of the reviewed "
     "acceptance_delay filing (POST /api/v1/filings), not of the review",
+    ("POST", "/api/v1/acceptances", "acceptance"): "'The unit's `acceptance` filing meets it' "
+    "names a filing type, not a field",
 }
 
 # (METHOD, path as API.md writes it) or (METHOD, path, field) -> why it is missing.
@@ -40,6 +40,9 @@ NOT_YET: dict[tuple[str, ...], str] = {
     ("GET", "/api/v1/systems/{id}/history", "before"): "registry's history answer documents "
     "`changes` as a free object, not {field: {before, after}}",
     ("GET", "/api/v1/systems/{id}/history", "after"): "as `before`",
+    ("GET", "/api/v1/imports/{id}"): "the registry finishes every import inside the "
+    "request (100,000 rows well within the gateway's limit) and never answers 202, so there "
+    "is no import status to read yet",
     **{
         ("POST", "/api/v1/filings", document): "filing documents' `type` is free text in the "
         "OpenAPI: the leshan:31 acceptance document types are not enumerated there"
@@ -215,11 +218,11 @@ def test_a_waiting_service_serves_no_api_md_route_yet() -> None:
         assert served_paths(service) or service in WAITING_ROUTES, service
 
 
-@pytest.mark.parametrize("prefix", sorted(GATEWAY_UNROUTED))
-def test_an_unrouted_prefix_is_still_unrouted(prefix: str) -> None:
+def test_an_unrouted_prefix_is_still_unrouted() -> None:
     """Once the gateway routes it, drop it from GATEWAY_UNROUTED."""
-    assert prefix not in PREFIXES, f"the gateway routes {prefix} now: remove it from the list"
-    assert owner(prefix) in SERVICES  # API.md does give it an owner
+    for prefix in GATEWAY_UNROUTED:
+        assert prefix not in PREFIXES, f"the gateway routes {prefix} now: remove it from the list"
+        assert owner(prefix) in SERVICES  # API.md does give it an owner
 
 
 def test_every_prefix_api_md_gives_an_owner_is_routed_or_listed() -> None:

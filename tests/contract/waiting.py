@@ -37,12 +37,7 @@ WAITING_CONSUMERS: dict[str, str] = {}
 
 # API.md prefixes the gateway has no route for (gateway/routes.PREFIXES): calls
 # through the gateway answer 404 there until it routes them.
-GATEWAY_UNROUTED: dict[str, str] = {
-    "/api/v1/imports": "registry's import status (API.md Registry) is not in PREFIXES",
-    "/api/v1/acceptances": "filing's acceptance results (API.md Filing) are not in PREFIXES",
-    "/api/v1/obligations": "filing's obligations (API.md Filing) are not in PREFIXES",
-    "/api/v1/assessments": "evaluation's assessments (API.md Evaluation) are not in PREFIXES",
-}
+GATEWAY_UNROUTED: dict[str, str] = {}
 
 
 @cache
