@@ -41,6 +41,9 @@ MaterialId = Literal[
     "investment_estimate",
     "implementation_plan",
     "service_requirements",
+    # xinzhou-transport:7, 10: the party group's written consent (党组同意), attached to
+    # the application before it goes to the authority (PolicyProfile.party_group_consent).
+    "party_group_consent",
 ]
 Delivery = Literal["self_build", "purchase_service"]
 BOTH_DELIVERIES: tuple[Delivery, ...] = ("self_build", "purchase_service")
