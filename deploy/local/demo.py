@@ -22,17 +22,21 @@ import argparse
 import os
 import random
 import sys
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from shared.auth import ensure_dev_keys, mint_token
+from shared.policy import load_profile
 from shared.settings import GovitSettings
 
 NIL = "00000000-0000-0000-0000-000000000000"
@@ -76,21 +80,44 @@ RESOURCES = [
     ("统计报表", "人工汇总", "XLSX", "每月"),
     ("基础信息库", "部门采集", "CSV", "每日"),
 ]
-# The stage each demo project is taken to (in order of its life); a unit's projects
-# take these in turn. Stages a landed service cannot reach yet stay at the last one.
+# Each unit's projects, and the stage each is taken to (round robin over the units).
+TOPICS = [
+    "政务云迁移",
+    "数据共享平台升级",
+    "一网通办扩容",
+    "视频资源整合",
+    "电子档案建设",
+    "应急指挥系统建设",
+]
 STAGES = [
     "draft",
     "submitted",
     "approved",
-    "in_construction",
-    "constructing_paid",
-    "accepted",
-    "in_operation",
-    "operations_paid",
     "rejected",
-    "suspended",
+    "in_construction",
+    "construction_paid",
+    "in_operation",
     "overdue",
+    "suspended",
 ]
+PROJECTS_PER_UNIT = 3
+SCORES = {
+    "support_capacity": 85,
+    "user_satisfaction": 88,
+    "efficiency_gain": 82,
+    "sustainability": 80,
+    "security_reliability": 86,
+}
+ACCEPTANCE_DOCUMENTS = (
+    "construction_summary",
+    "financial_report",
+    "audit_report",
+    "sharing_report",
+    "test_report",
+    "security_assessment",
+    "crypto_assessment",
+)
+LAGGING = {"project_unknown", "project_not_approved", "unit_unknown"}
 
 
 def idempotency_key(*parts: object) -> dict[str, str]:
@@ -105,6 +132,7 @@ class Demo:
     created: Counter[str] = field(default_factory=Counter)
     found: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
     units: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
 
     # --- plumbing ---------------------------------------------------------------------
@@ -291,8 +319,434 @@ class Demo:
         lines += [f"note: {n}" for n in self.notes]
         return lines
 
+    # --- projects (approval, filing, funding, evaluation) ------------------------------
+
+    def wait(self, check: Callable[[], bool], what: str, seconds: float = 30) -> bool:
+        """Poll until ``check`` holds (events take a moment between services)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            time.sleep(0.2)
+        self.notes.append(f"gave up waiting: {what}")
+        return False
+
+    def post(
+        self, path: str, body: dict[str, Any], headers: dict[str, str], *parts: object
+    ) -> dict[str, Any]:
+        """POST with an Idempotency-Key from ``parts``; a service that has not had the
+        project's or unit's events yet (409) is given a moment."""
+        answer = None
+
+        def sent() -> bool:
+            nonlocal answer
+            answer = self.call(
+                "POST", path, json=body, headers={**headers, **idempotency_key(*parts)}
+            )
+            return not (answer.status_code == 409 and answer.json().get("code") in LAGGING)
+
+        self.wait(sent, f"{path} for {parts}")
+        assert answer is not None
+        return self.expect(answer, 200, 201)
+
+    def load_projects(self) -> None:
+        if not self.has("POST", "/api/v1/projects"):
+            self.notes.append("approval is not up: no projects")
+            return
+        jobs = []
+        n = 0
+        for profile, units in self.units.items():
+            for unit in units:
+                plan = []
+                for j in range(PROJECTS_PER_UNIT):
+                    n += 1
+                    topic = TOPICS[(n + j) % len(TOPICS)]
+                    name = f"{unit['name'].removesuffix('信息中心')}{topic}项目"
+                    plan.append((name, STAGES[(n - 1) % len(STAGES)], n))
+                jobs.append((profile, unit, plan))
+        projects = [job for unit_job in jobs for job in self.unit_projects(*unit_job)]
+        with ThreadPoolExecutor(max_workers=8) as pool:  # each project on its own
+            list(pool.map(lambda job: self.one_project(*job), projects))
+
+    def unit_projects(
+        self, profile: str, unit: dict[str, Any], plan: list[tuple[str, str, int]]
+    ) -> list[tuple[Any, ...]]:
+        """What to do for each of the unit's projects: (profile, unit, name, stage, n,
+        the project if it exists, the systems a new one covers)."""
+        headers = self.token("unit", profile, unit["id"])
+        existing = {p["name"]: p for p in self.pages("/api/v1/projects", headers, org=unit["id"])}
+        systems = [
+            s["id"]
+            for s in self.pages("/api/v1/systems", headers, org=unit["id"], status="operating")
+            if all(s["facts"].values())
+        ][:2]
+        if not systems:
+            self.notes.append(f"{unit['name']}: no compliant operating system for a project")
+            return []
+        return [
+            (profile, unit, name, stage, n, existing.get(name), systems) for name, stage, n in plan
+        ]
+
+    def one_project(
+        self,
+        profile: str,
+        unit: dict[str, Any],
+        name: str,
+        stage: str,
+        n: int,
+        project: dict[str, Any] | None,
+        systems: list[str],
+    ) -> None:
+        if project is None:
+            project = self.create_project(profile, unit, name, systems, stage, n)
+            self.count(self.created, "projects")
+        else:
+            self.count(self.found, "projects")
+        self.advance(profile, unit, project, stage)
+
+    def count(self, counter: Counter[str], what: str) -> None:
+        with self.lock:
+            counter[what] += 1
+
+    def create_project(
+        self, profile: str, unit: dict[str, Any], name: str, systems: list[str], stage: str, n: int
+    ) -> dict[str, Any]:
+        total = Decimal(500_000 + 250_000 * (n % 9))
+        year = date.today().year
+        body: dict[str, Any] = {
+            "name": name,
+            "org": unit["id"],
+            "delivery": "self_build",
+            "kind": "new",
+            "total_investment": f"{total:.2f}",
+            "annual_budgets": [{"year": year, "amount": f"{total:.2f}"}],
+            "system_ids": systems,
+            "declarations": {},
+        }
+        if stage == "overdue":  # the construction period ended two months ago
+            body["planned_completion_on"] = (date.today() - timedelta(days=60)).isoformat()
+        headers = self.token("unit", profile, unit["id"])
+        return self.post("/api/v1/projects", body, headers, "project", unit["id"], name)
+
+    def status(self, profile: str, unit: dict[str, Any], project: dict[str, Any]) -> str:
+        headers = self.token("unit", profile, unit["id"])
+        got = self.expect(
+            self.call("GET", f"/api/v1/projects/{project['id']}", headers=headers), 200
+        )
+        project.update(got)
+        return str(got["status"])
+
+    def advance(
+        self, profile: str, unit: dict[str, Any], project: dict[str, Any], stage: str
+    ) -> None:
+        """Move the project forward to ``stage`` from wherever it is (never backwards)."""
+        pid = project["id"]
+        rules = load_profile(profile)
+        unit_h = self.token("unit", profile, unit["id"])
+        authority = self.token("authority", profile)
+        finance = self.token("finance", profile)
+        if stage == "draft":
+            return
+        if self.status(profile, unit, project) == "draft":
+            for material in rules.materials_for("self_build"):
+                self.post(
+                    f"/api/v1/projects/{pid}/materials",
+                    {
+                        "type": material,
+                        "title": f"{material}.pdf",
+                        "sha256": uuid.uuid5(NAMESPACE, pid + material).hex * 2,
+                    },
+                    unit_h,
+                    "material",
+                    pid,
+                    material,
+                )
+            self.post(f"/api/v1/projects/{pid}/submit", {}, unit_h, "submit", pid)
+        if stage == "submitted":
+            return
+        if self.status(profile, unit, project) == "submitted":
+            reviewer = self.token("reviewer", profile)
+            for opinion in rules.required_opinions:
+                topic = getattr(opinion, "topic", opinion)
+                self.post(
+                    f"/api/v1/projects/{pid}/opinions",
+                    {"topic": topic, "verdict": "agree", "comment": "同意"},
+                    reviewer,
+                    "opinion",
+                    pid,
+                    topic,
+                )
+            self.post(
+                f"/api/v1/projects/{pid}/reviews",
+                {
+                    "need": 88,
+                    "intensiveness": 84,
+                    "feasibility": 86,
+                    "budget": 80,
+                    "performance_goals": 85,
+                    "comment": "同意立项",
+                },
+                authority,
+                "review",
+                pid,
+            )
+            total = Decimal(project["total_investment"])
+            approved = (total * Decimal("0.9")).quantize(Decimal("0.01"))
+            year = project["annual_budgets"][0]["year"]
+            decision = (
+                {"outcome": "rejected", "reasons": "建设内容与已建系统重复"}
+                if stage == "rejected"
+                else {
+                    "outcome": "approved",
+                    "approved_total": f"{approved:.2f}",
+                    "approved_annual_budgets": [{"year": year, "amount": f"{approved:.2f}"}],
+                    "reasons": "符合全市政务信息化规划",
+                }
+            )
+            self.post(f"/api/v1/projects/{pid}/decision", decision, authority, "decision", pid)
+        if stage in ("approved", "rejected") or not self.has("POST", "/api/v1/filings"):
+            return
+        today = date.today()
+        if self.status(profile, unit, project) in ("submitted", "rejected"):
+            return  # the decision did not go through (see the notes)
+        year = project["annual_budgets"][0]["year"]
+        approved = Decimal(project["approved_total"])
+        money = self.has("POST", "/api/v1/disbursements")
+        if money:
+            self.allocate(profile, project, approved, year)
+        filed = {f["type"] for f in self.pages("/api/v1/filings", unit_h, project_id=pid)}
+        for kind in ("contract", "supervisor"):
+            if kind not in filed:
+                self.file(profile, unit, project, kind)
+        if stage == "suspended":
+            self.suspend(profile, project)
+            return
+        if stage in ("in_construction", "overdue") or not money:
+            return
+        view = self.funding(profile, pid)
+        if Decimal(view["disbursed"]) == 0:
+            self.wait(
+                lambda: bool(self.funding(profile, pid)["gates"]["construction"]["open"]),
+                "construction gate",
+            )
+            self.post(
+                "/api/v1/disbursements",
+                {
+                    "project_id": pid,
+                    "category": "construction",
+                    "amount": f"{approved * Decimal('0.5'):.2f}",
+                    "year": year,
+                },
+                finance,
+                "disburse",
+                pid,
+                "construction",
+            )
+        if stage == "construction_paid":
+            return
+        if rules.source_code_handover is not None and "handover" not in filed:
+            self.file(profile, unit, project, "handover")
+        if "acceptance" not in filed:
+            self.file(
+                profile,
+                unit,
+                project,
+                "acceptance",
+                documents=[
+                    {
+                        "type": d,
+                        "title": f"{d}.pdf",
+                        "sha256": uuid.uuid5(NAMESPACE, pid + d).hex * 2,
+                    }
+                    for d in ACCEPTANCE_DOCUMENTS
+                ],
+                passed=True,
+                trial_run_started_on=(today - timedelta(days=120)).isoformat(),
+                catalogue_joined=True,
+                secure_controllable=True,
+            )
+        if profile == "xinzhou-transport" and "self_evaluation" not in filed:  # xinzhou-transport:5
+            filing = self.file(profile, unit, project, "self_evaluation")
+            self.post(
+                "/api/v1/evaluations",
+                {
+                    "project_id": pid,
+                    "kind": "self",
+                    "method": "document_review",
+                    "scores": SCORES,
+                    "filing_id": filing["id"],
+                },
+                unit_h,
+                "evaluation",
+                pid,
+            )
+        if not any(
+            m["category"] == "operations"
+            for m in self.pages("/api/v1/disbursements", finance, project_id=pid)
+        ):
+            self.wait(
+                lambda: bool(self.funding(profile, pid)["gates"]["operations"]["open"]),
+                "operations gate",
+            )
+            self.post(
+                "/api/v1/disbursements",
+                {
+                    "project_id": pid,
+                    "category": "operations",
+                    "amount": f"{approved * Decimal('0.05'):.2f}",
+                    "year": year,
+                },
+                finance,
+                "disburse",
+                pid,
+                "operations",
+            )
+
+    def funding(self, profile: str, pid: str) -> dict[str, Any]:
+        headers = self.token("finance", profile)
+        answer = None
+
+        def known() -> bool:
+            nonlocal answer
+            answer = self.call("GET", f"/api/v1/funding/projects/{pid}", headers=headers)
+            return answer.status_code == 200
+
+        self.wait(known, f"funding knows {pid}")
+        assert answer is not None
+        return self.expect(answer, 200)
+
+    def allocate(self, profile: str, project: dict[str, Any], approved: Decimal, year: int) -> None:
+        pid = project["id"]
+        if Decimal(self.funding(profile, pid)["allocated"]) > 0:
+            return
+        self.post(
+            "/api/v1/allocation-plans",
+            {
+                "year": year,
+                "items": [
+                    {
+                        "project_id": pid,
+                        "category": "construction",
+                        "amount": f"{approved * Decimal('0.6'):.2f}",
+                    },
+                    {
+                        "project_id": pid,
+                        "category": "operations",
+                        "amount": f"{approved * Decimal('0.1'):.2f}",
+                    },
+                ],
+                # published long enough ago for any public notice (xiangfen:14, jincheng:11)
+                "published_on": (date.today() - timedelta(days=40)).isoformat(),
+            },
+            self.token("finance", profile),
+            "allocation",
+            pid,
+        )
+
+    def file(
+        self, profile: str, unit: dict[str, Any], project: dict[str, Any], kind: str, **extra: Any
+    ) -> dict[str, Any]:
+        pid = project["id"]
+        body = {
+            "project_id": pid,
+            "type": kind,
+            "event_date": date.today().isoformat(),
+            "documents": [
+                {
+                    "type": kind,
+                    "title": f"{kind}.pdf",
+                    "sha256": uuid.uuid5(NAMESPACE, pid + kind).hex * 2,
+                }
+            ],
+            **extra,
+        }
+        filing = self.post(
+            "/api/v1/filings", body, self.token("unit", profile, unit["id"]), "filing", pid, kind
+        )
+        self.count(self.created, "filings")
+        return filing
+
+    def suspend(self, profile: str, project: dict[str, Any]) -> None:
+        """An order for building against the approval, escalated: funds suspended."""
+        if not self.has("POST", "/api/v1/rectifications"):
+            return
+        pid = project["id"]
+        authority = self.token("authority", profile)
+        orders = list(self.pages("/api/v1/rectifications", authority, project_id=pid))
+        if any(o["status"] == "escalated" for o in orders):
+            return
+        order = next((o for o in orders if o["status"] == "open"), None) or self.post(
+            "/api/v1/rectifications",
+            {
+                "project_id": pid,
+                "reason": "built_against_approval",
+                "due_on": (date.today() + timedelta(days=30)).isoformat(),
+                "evidence": "现场核查发现建设内容超出批复范围",
+            },
+            authority,
+            "rectification",
+            pid,
+        )
+        self.post(
+            f"/api/v1/rectifications/{order['id']}/escalate",
+            {"grounds": "refused"},
+            authority,
+            "escalate",
+            order["id"],
+        )
+
     def project_summary(self) -> list[str]:
-        return []
+        if not self.has("GET", "/api/v1/projects"):
+            return []
+        by_status: dict[str, Counter[str]] = defaultdict(Counter)
+        approved = disbursed = Decimal(0)
+        gates = Counter[str]()
+        overdue = rectifications = 0
+        for profile in self.units:
+            auditor = self.token("auditor", profile)
+            for project in self.pages("/api/v1/projects", auditor):
+                by_status[project["status"]][profile] += 1
+                if project.get("approved_total") and self.has(
+                    "GET", "/api/v1/funding/projects/{project_id}"
+                ):
+                    approved += Decimal(project["approved_total"])
+                    answer = self.call(
+                        "GET", f"/api/v1/funding/projects/{project['id']}", headers=auditor
+                    )
+                    if answer.status_code == 200:
+                        view = answer.json()
+                        disbursed += Decimal(view["disbursed"])
+                        for category, gate in view["gates"].items():
+                            gates[f"{category} {'open' if gate['open'] else 'closed'}"] += 1
+            if self.has("GET", "/api/v1/filings/overdue"):
+                overdue += sum(1 for _ in self.pages("/api/v1/filings/overdue", auditor))
+            if self.has("GET", "/api/v1/rectifications"):
+                rectifications += sum(
+                    1
+                    for o in self.pages("/api/v1/rectifications", auditor)
+                    if o["status"] in ("suggested", "open", "escalated")
+                )
+        profiles = list(self.units)
+        lines = ["", "projects by status and profile", ""]
+        lines.append(f"{'status':<16}" + "".join(f"{p[:10]:>12}" for p in profiles) + f"{'all':>6}")
+        for status in sorted(by_status):
+            row = by_status[status]
+            lines.append(
+                f"{status:<16}"
+                + "".join(f"{row[p]:>12}" for p in profiles)
+                + f"{sum(row.values()):>6}"
+            )
+        lines += [
+            "",
+            f"money approved:        {approved:>16,.2f} yuan",
+            f"money disbursed:       {disbursed:>16,.2f} yuan",
+            "gates:                 "
+            + (", ".join(f"{n} {k}" for k, n in sorted(gates.items())) or "-"),
+            f"overdue obligations:   {overdue}"
+            + ("" if overdue else "  (filing's scheduler finds them within a minute: run again)"),
+            f"open rectifications:   {rectifications}",
+        ]
+        return lines
 
 
 def gateway_url() -> str:
@@ -316,6 +770,12 @@ def main(argv: list[str] | None = None) -> int:
             demo.notes.append(f"the suite was not wholly ready: {ready.text[:300]}")
         demo.paths = set(client.get("/openapi.json").json().get("paths", {}))
         demo.load_registry()
+        catalogue_done = time.monotonic()
+        demo.load_projects()
+        demo.notes.append(
+            f"catalogue {catalogue_done - started:.1f} s, projects "
+            f"{time.monotonic() - catalogue_done:.1f} s"
+        )
         for line in demo.summary():
             print(line)
     print(f"\n(done in {time.monotonic() - started:.1f} s; run again: nothing is added twice)")
