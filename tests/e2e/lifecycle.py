@@ -29,12 +29,12 @@ from tests.support.checks import problem, wait_until
 # step name -> seconds, over the whole session (the slowest step goes in the summary)
 TIMINGS: dict[str, float] = {}
 
-UNITS = {
-    "linfen-water": "临汾市水利局信息中心",
-    "xiangfen": "襄汾县行政审批服务管理局",
-    "xinzhou-transport": "忻州市交通运输局信息中心",
-    "leshan": "乐山市大数据服务中心",
-    "jincheng": "晋城市大数据应用局",
+UNITS = {  # not the names make demo uses: both run on the session's suite
+    "linfen-water": "临汾市水利局水资源管理科",
+    "xiangfen": "襄汾县政务服务中心",
+    "xinzhou-transport": "忻州市交通运输综合行政执法队",
+    "leshan": "乐山市政务服务和公共资源交易服务中心",
+    "jincheng": "晋城市政务信息化项目管理中心",
 }
 # A route of each service that exists once it has landed (the waiting check's probe).
 PROBES = {
