@@ -17,6 +17,7 @@ from typing import Literal
 from shared.auth.access import Ownership
 from shared.errors import Violation
 from shared.policy import PolicyProfile
+from shared.policy.sections import ConsentStage
 
 Status = Literal[
     "draft",
@@ -137,6 +138,10 @@ class SystemFacts:
     status: str
     resource_count: int
     catalogued: bool
+    # The registry's fact: connected to the sharing exchange and sharing at least one of
+    # its resources (registry ``facts.data_shared`` = sharing_connected and a shared
+    # resource); False makes it an isolated system (``isolated_system_violations``).
+    data_shared: bool
 
 
 @dataclass(frozen=True)
@@ -184,7 +189,9 @@ def prescreen(
     """
     return [
         *system_violations(app, profile, systems),
+        *isolated_system_violations(app, profile, systems),
         *material_violations(app, profile),
+        *consent_violations(app, profile),
         *budget_violations(app.total_investment, app.annual_budgets),
         *negative_list_violations(app, profile, upgrades_unaccepted=upgrades_unaccepted),
         *sanction_violations(profile, sanctions, today.year),
@@ -235,6 +242,83 @@ def system_violations(
                 )
             )
     return found
+
+
+# Kinds of project that build (建设): the isolated-systems rule refuses approval to build
+# or upgrade a system that does not interconnect and share. An ``operations`` project
+# builds nothing; an existing system that does not share loses its operations money
+# instead (funding's ``data_shared`` gate: xinzhou-transport:10 second sentence,
+# linfen-water:11, leshan:33).
+BUILDING_KINDS = frozenset({"new", "upgrade"})
+
+
+def isolated_system_violations(
+    app: Application, profile: PolicyProfile, systems: Mapping[uuid.UUID, SystemFacts]
+) -> list[Violation]:
+    """Systems that cannot interconnect and share are not approved (linfen-water:11,
+    xiangfen:11, xinzhou-transport:10, jincheng:9, leshan:6).
+
+    "Isolated", from the registry's projection: the system is not connected to the data
+    sharing exchange, or shares none of its resources (``facts.data_shared`` false),
+    so it neither interconnects (互联互通) nor shares information (信息共享). Only systems
+    approval knows in the project's jurisdiction are judged; an unknown one is already
+    refused by the catalogue-first rule.
+    """
+    rule = profile.isolated_systems_refused
+    if rule is None or app.kind not in BUILDING_KINDS:
+        return []
+    found = []
+    for system_id in app.system_ids:
+        system = systems.get(system_id)
+        if system is None or system.jurisdiction != app.jurisdiction or system.data_shared:
+            continue
+        found.append(
+            Violation(
+                rule.rule,
+                f"信息系统 {system_id} 未接入数据共享交换平台或未共享任何信息资源，"
+                f"属于孤立信息系统：{rule.message_zh}",
+                f"system {system_id} is not connected to the data sharing exchange or shares"
+                f" none of its resources, so it is an isolated system: {rule.message_en}",
+            )
+        )
+    return found
+
+
+def consent_stage(profile: PolicyProfile, stage: str) -> ConsentStage | None:
+    """The stage of the party group's consent (xinzhou-transport) the profile requires."""
+    consent = profile.party_group_consent
+    if consent is None:
+        return None
+    return next((s for s in consent.stages if s.stage == stage), None)
+
+
+PARTY_GROUP_CONSENT = "party_group_consent"
+
+
+def consent_violations(app: Application, profile: PolicyProfile) -> list[Violation]:
+    """xinzhou-transport:7, 10: the application goes to the authority only after the
+    bureau's party group has consented (经局党组同意后，报市政务信息管理局审批立项).
+
+    The consent is a document the unit attaches, like every other material: the material
+    ``party_group_consent`` (the party group's minutes or written consent, by sha256).
+    It is a precondition of the submission, not a reviewer's opinion: the seed puts it
+    before the application reaches the authority. The other stages (plan, supervisor and
+    acceptance filings, disbursement) belong to other services.
+    """
+    stage = consent_stage(profile, "application")
+    if stage is None or PARTY_GROUP_CONSENT in app.materials:
+        return []
+    assert profile.party_group_consent is not None
+    return [
+        Violation(
+            stage.rule,
+            f"缺少局党组同意的书面意见（{PARTY_GROUP_CONSENT}）："
+            f"{profile.party_group_consent.message_zh}，方可报市政务信息管理局审批立项",
+            f"the application lacks the party group's written consent ({PARTY_GROUP_CONSENT}):"
+            f" {profile.party_group_consent.message_en} The application goes to the"
+            " authority only once it has been given.",
+        )
+    ]
 
 
 def merged_plan_allowed(app: Application, profile: PolicyProfile) -> bool:
@@ -295,6 +379,7 @@ _MATERIALS_ZH = {
     "investment_estimate": "投资概算",
     "implementation_plan": "实施方案",
     "service_requirements": "服务需求方案",
+    "party_group_consent": "局党组同意意见",
 }
 
 

@@ -73,6 +73,7 @@ async def systems(
             status=row["status"],
             resource_count=row["resource_count"],
             catalogued=bool((row["facts"] or {}).get("catalogued")),
+            data_shared=bool((row["facts"] or {}).get("data_shared")),
         )
         for row in rows.mappings()
     }

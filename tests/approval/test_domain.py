@@ -18,6 +18,7 @@ from shared.policy import PROFILE_IDS, load_profile
 LESHAN = load_profile("leshan")
 XIANGFEN = load_profile("xiangfen")
 JINCHENG = load_profile("jincheng")
+XINZHOU = load_profile("xinzhou-transport")
 TODAY = date(2026, 11, 26)
 ORG = uuid.UUID("01936b2e-0000-7000-8000-000000000001")
 CO = uuid.UUID("01936b2e-0000-7000-8000-000000000002")
@@ -98,6 +99,7 @@ def system(**overrides: object) -> SystemFacts:
         status="operating",
         resource_count=3,
         catalogued=True,
+        data_shared=True,
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 
@@ -247,6 +249,119 @@ def test_every_violation_at_once() -> None:
         "leshan:8.2",
         "leshan:32",
     ]
+
+
+def test_every_violation_at_once_with_an_isolated_system_and_no_consent() -> None:
+    isolated = uuid.uuid4()
+    app = complete("xinzhou-transport", system_ids=(SYS, isolated), materials=frozenset())
+    systems = {
+        SYS: system(jurisdiction="xinzhou-transport", resource_count=0),
+        isolated: system(id=isolated, jurisdiction="xinzhou-transport", data_shared=False),
+    }
+    assert screen(app, systems) == [
+        "xinzhou-transport:8",  # SYS: no resource catalogue
+        "xinzhou-transport:10",  # the isolated one
+        *["xinzhou-transport:7"] * 4,  # proposal, study, design, estimate
+        "xinzhou-transport:7",  # the party group's consent
+    ]
+
+
+# --- isolated systems (linfen-water:11, xiangfen:11, xinzhou-transport:10, jincheng:9) ----
+
+ISOLATED_RULE = {
+    "linfen-water": "linfen-water:11",
+    "xiangfen": "xiangfen:11",
+    "xinzhou-transport": "xinzhou-transport:10",
+    "jincheng": "jincheng:9",
+    "leshan": "leshan:6",  # 原则上不再批准建设孤立信息系统
+}
+
+
+def complete(profile_id: str, **overrides: object) -> Application:
+    """An application that passes ``profile_id``'s pre-screen with the default system."""
+    materials = set(load_profile(profile_id).materials_for("self_build"))
+    if profile_id == "xinzhou-transport":
+        materials.add(domain.PARTY_GROUP_CONSENT)
+    return replace(
+        application(jurisdiction=profile_id, materials=frozenset(materials)),
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("profile_id", PROFILE_IDS)
+def test_an_isolated_system_is_refused_under_each_profiles_article(profile_id: str) -> None:
+    assert load_profile(profile_id).isolated_systems_refused is not None
+    app = complete(profile_id)
+    shared = system(jurisdiction=profile_id)
+    assert screen(app, {SYS: shared}) == []
+    found = domain.prescreen(
+        app,
+        load_profile(profile_id),
+        {SYS: replace(shared, data_shared=False)},
+        (),
+        upgrades_unaccepted=False,
+        today=TODAY,
+    )
+    assert [v.rule for v in found] == [ISOLATED_RULE[profile_id]]
+    assert str(SYS) in found[0].message_zh and str(SYS) in found[0].message_en
+    assert "孤立" in found[0].message_zh and "isolated" in found[0].message_en
+
+
+@pytest.mark.parametrize(
+    ("kind", "refused"), [("new", True), ("upgrade", True), ("operations", False)]
+)
+def test_only_building_an_isolated_system_is_refused(kind: str, refused: bool) -> None:
+    """An operations project builds nothing: an existing system that does not share loses
+    its operations money instead (funding's data_shared gate), it is not refused here."""
+    app = complete("xiangfen", kind=kind)
+    rules = screen(app, {SYS: system(jurisdiction="xiangfen", data_shared=False)})
+    assert rules == (["xiangfen:11"] if refused else [])
+
+
+def test_an_unknown_system_is_not_also_called_isolated() -> None:
+    app = complete("linfen-water")
+    assert screen(app, {}) == ["linfen-water:10"]  # catalogue first, once
+    elsewhere = system(jurisdiction="jincheng", data_shared=False)
+    assert screen(app, {SYS: elsewhere}) == ["linfen-water:10"]
+
+
+def test_each_isolated_system_is_named() -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    app = complete("jincheng", system_ids=(SYS, a, b))
+    systems = {
+        SYS: system(jurisdiction="jincheng"),
+        a: system(id=a, jurisdiction="jincheng", data_shared=False),
+        b: system(id=b, jurisdiction="jincheng", data_shared=False),
+    }
+    found = domain.prescreen(app, JINCHENG, systems, (), upgrades_unaccepted=False, today=TODAY)
+    assert [v.rule for v in found] == ["jincheng:9", "jincheng:9"]
+    assert str(a) in found[0].message_en and str(b) in found[1].message_en
+
+
+# --- the party group's consent (xinzhou-transport:7, 10) --------------------------------
+
+
+def test_xinzhou_transport_submits_only_with_the_party_groups_consent() -> None:
+    with_consent = complete("xinzhou-transport")
+    assert screen(with_consent) == []
+    without = replace(with_consent, materials=with_consent.materials - {"party_group_consent"})
+    found = domain.consent_violations(without, XINZHOU)
+    assert [v.rule for v in found] == ["xinzhou-transport:7"]
+    assert "党组" in found[0].message_zh and "party group" in found[0].message_en
+    assert screen(without) == ["xinzhou-transport:7"]
+    # the rule cites the application stage of the profile's consent: articles 7 and 10
+    stage = domain.consent_stage(XINZHOU, "application")
+    assert stage is not None and set(stage.citation) == {
+        "xinzhou-transport:7",
+        "xinzhou-transport:10",
+    }
+
+
+@pytest.mark.parametrize("profile_id", [p for p in PROFILE_IDS if p != "xinzhou-transport"])
+def test_other_profiles_ask_no_party_group_consent(profile_id: str) -> None:
+    assert load_profile(profile_id).party_group_consent is None
+    assert domain.consent_stage(load_profile(profile_id), "application") is None
+    assert screen(complete(profile_id)) == []
 
 
 # --- opinions and the decision ------------------------------------------------------------
