@@ -27,15 +27,18 @@ whose own statement cache prepares it once per pooled connection::
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import asyncpg
 from asyncpg import Record
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.pool import Pool, QueuePool
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import greenlet_spawn
@@ -165,13 +168,31 @@ async def fetch(
         held = await driver_connection(session)
         rows: list[Record] = await held.fetch(compiled.sql, *args)
         return rows
-    pooled = await session.bind.raw_connection()  # type: ignore[union-attr]
-    driver: Any = pooled.driver_connection
-    try:
-        rows = await driver.fetch(compiled.sql, *args)
-    except _BROKEN as exc:
-        await greenlet_spawn(pooled.invalidate, exc)
-        raise
-    finally:
-        await greenlet_spawn(pooled.close)
+    engine: Any = session.bind
+    async with _gate(engine.sync_engine.pool):
+        pooled = await engine.raw_connection()
+        driver: Any = pooled.driver_connection
+        try:
+            rows = await driver.fetch(compiled.sql, *args)
+        except _BROKEN as exc:
+            await greenlet_spawn(pooled.invalidate, exc)
+            raise
+        finally:
+            await greenlet_spawn(pooled.close)
     return rows
+
+
+_gates: WeakKeyDictionary[Pool, asyncio.Semaphore] = WeakKeyDictionary()
+
+
+def _gate(pool: Pool) -> asyncio.Semaphore:
+    """At most the pool's size of fast reads at once. Past it a read waits its turn
+    for a pooled connection: an overflow connection would be opened for it and closed
+    on its return (a TCP connect, authentication and the driver's setup, per read),
+    which under 32 concurrent pages cost more than the pages' own SQL
+    (bench/read_path.py). Writes keep the pool's overflow."""
+    gate = _gates.get(pool)
+    if gate is None:
+        size = pool.size() if isinstance(pool, QueuePool) else 1
+        gate = _gates[pool] = asyncio.Semaphore(max(1, size))
+    return gate

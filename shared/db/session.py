@@ -32,15 +32,29 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 class Database:
     def __init__(
-        self, url: str, *, pool_size: int = 10, pre_ping: bool = False, echo: bool = False
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        pre_ping: bool = False,
+        echo: bool = False,
+        max_overflow: int = 10,
     ) -> None:
         self.url = url
         # No pre-ping by default: it is one more round trip on every checkout (a 1-row
         # page's cost, measured in bench/read_path.py). A connection that died with a
         # restarted PostgreSQL fails its one request, and SQLAlchemy then drops every
         # pooled connection from before the restart, so the next request reconnects.
+        # Past ``pool_size`` SQLAlchemy opens up to ``max_overflow`` more connections and
+        # closes each again on return: a write that holds one connection while it asks
+        # for a second (the Idempotency-Key store) must not wait for itself. Reads on
+        # the fast path do not overflow (``shared.db.fast`` queues them instead).
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, pool_pre_ping=pre_ping, echo=echo
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=pre_ping,
+            echo=echo,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.reads = self._autocommit_sessions()

@@ -5,6 +5,7 @@ string in one validation, documented as FastAPI documents ``Query()``) and
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 import uuid
@@ -28,8 +29,10 @@ from sqlalchemy import (
     Uuid,
     any_,
     bindparam,
+    event,
     func,
     insert,
+    literal,
     select,
     text,
 )
@@ -119,6 +122,35 @@ async def test_a_read_session_keeps_no_connection_and_returns_the_pooled_one(
         await fast.fetch(session, _by_kind("odd", 4))
         assert not session.in_transaction()  # the session took no connection
         assert pool.checkedout() == 0  # the one fetch used went back at once
+
+
+async def test_fast_reads_past_the_pool_size_wait_instead_of_overflowing(
+    databases: Databases,
+) -> None:
+    database = Database(await databases.create(), pool_size=2)  # overflow allowed
+    opened: list[object] = []
+    event.listen(database.engine.sync_engine, "connect", lambda *_: opened.append(1))
+    slow = select(func.pg_sleep(0.05).label("slept"), literal(1).label("one"))
+
+    async def read() -> int:
+        async with database.reading() as session:
+            rows = await fast.fetch(session, slow)
+        one: int = rows[0]["one"]
+        return one
+
+    try:
+        assert await asyncio.gather(*(read() for _ in range(12))) == [1] * 12
+        assert len(opened) <= 2  # never an overflow connection for a read
+        async with (
+            database.transaction() as first,
+            database.transaction() as second,
+            database.transaction() as third,
+        ):
+            for session in (first, second, third):
+                await session.execute(text("SELECT 1"))  # writes still overflow
+        assert len(opened) == 3
+    finally:
+        await database.dispose()
 
 
 async def test_a_session_with_a_connection_runs_it_there(db: Database) -> None:
