@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
@@ -40,8 +39,15 @@ from services.approval.schemas import (
 )
 from shared.app import DbSession, RequestClock
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from shared.codes import (
+    CURSOR_INVALID,
+    IDEMPOTENCY_KEY,
+    ROLE_REQUIRED,
+    TOKEN_JURISDICTION_MISMATCH,
+    VALIDATION_FAILED,
+)
 from shared.idempotency import IdempotentRoute, idempotent
-from shared.openapi import problem_responses
+from shared.route_errors import Raises
 from shared.spreadsheets import XLSX_MEDIA_TYPE, write_csv, write_xlsx
 
 
@@ -61,24 +67,8 @@ Authority = Annotated[Principal, Depends(require_roles(Role.AUTHORITY))]
 Reviewer = Annotated[Principal, Depends(require_roles(Role.REVIEWER, Role.AUTHORITY))]
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
-_EVERY = {
-    403: "`token_jurisdiction_mismatch`: the token's unit lies in another jurisdiction.",
-    422: "`validation_failed`: the request does not match the schema (`errors`).",
-}
-_ROLE = {403: "`role_required`: the token holds none of the roles this needs."}
-_IDEMPOTENT = {
-    409: "`idempotency_key_in_flight`: the first request with this Idempotency-Key is"
-    " still running.",
-    422: "`idempotency_key_reused`: this Idempotency-Key came with another body.",
-}
-_CURSOR = {422: "`cursor_invalid`: the cursor is not one this API issued."}
 
-
-def _raises(
-    *codes: errors.Code, also: Sequence[Mapping[int, str]] = ()
-) -> dict[int | str, dict[str, Any]]:
-    text = errors.described(*codes, also=[_EVERY, *also])
-    return problem_responses(*text, described=text)
+_raises = Raises(TOKEN_JURISDICTION_MISMATCH, VALIDATION_FAILED)
 
 
 class ListQuery(ProjectFilters):
@@ -104,7 +94,7 @@ class ExportQuery(BaseModel):
         errors.CO_ORG_INVALID,
         errors.SYSTEM_NOT_PERMITTED,
         errors.BUDGETS_INVALID,
-        also=[_IDEMPOTENT],
+        also=[IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -115,7 +105,7 @@ async def create_project(
     return views.project_out(project)
 
 
-@router.get("/projects", response_model=ProjectPage, responses=_raises(also=[_CURSOR]))
+@router.get("/projects", response_model=ProjectPage, responses=_raises(also=[CURSOR_INVALID]))
 async def list_projects(
     query: Annotated[ListQuery, Query()], session: DbSession, principal: CurrentPrincipal
 ) -> Response:
@@ -185,7 +175,7 @@ async def project_history(
         errors.FORBIDDEN,
         errors.NOT_FOUND,
         errors.STATUS_TRANSITION_INVALID,
-        also=[_IDEMPOTENT],
+        also=[IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -208,7 +198,7 @@ async def add_material(
         errors.NOT_FOUND,
         errors.STATUS_TRANSITION_INVALID,
         errors.PRESCREEN_FAILED,
-        also=[_IDEMPOTENT],
+        also=[IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -224,7 +214,7 @@ async def submit(
     status_code=201,
     response_model=OpinionOut,
     responses=_raises(
-        errors.NOT_FOUND, errors.STATUS_TRANSITION_INVALID, also=[_ROLE, _IDEMPOTENT]
+        errors.NOT_FOUND, errors.STATUS_TRANSITION_INVALID, also=[ROLE_REQUIRED, IDEMPOTENCY_KEY]
     ),
     dependencies=[Idempotent],
 )
@@ -244,7 +234,7 @@ async def add_opinion(
     status_code=201,
     response_model=ReviewOut,
     responses=_raises(
-        errors.NOT_FOUND, errors.STATUS_TRANSITION_INVALID, also=[_ROLE, _IDEMPOTENT]
+        errors.NOT_FOUND, errors.STATUS_TRANSITION_INVALID, also=[ROLE_REQUIRED, IDEMPOTENCY_KEY]
     ),
     dependencies=[Idempotent],
 )
@@ -267,7 +257,7 @@ async def add_review(
         errors.STATUS_TRANSITION_INVALID,
         errors.OPINION_MISSING,
         errors.DECISION_INVALID,
-        also=[_ROLE, _IDEMPOTENT],
+        also=[ROLE_REQUIRED, IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -291,7 +281,7 @@ async def decide(
         errors.NOT_FOUND,
         errors.STATUS_TRANSITION_INVALID,
         errors.CHANGE_REFUSED,
-        also=[_IDEMPOTENT],
+        also=[IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -313,7 +303,7 @@ async def request_change(
         errors.NOT_FOUND,
         errors.CHANGE_NOT_PENDING,
         errors.STATUS_TRANSITION_INVALID,
-        also=[_ROLE, _IDEMPOTENT],
+        also=[ROLE_REQUIRED, IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -335,7 +325,7 @@ async def decide_change(
     "/projects/{project_id}/terminate",
     response_model=ProjectOut,
     responses=_raises(
-        errors.NOT_FOUND, errors.STATUS_TRANSITION_INVALID, also=[_ROLE, _IDEMPOTENT]
+        errors.NOT_FOUND, errors.STATUS_TRANSITION_INVALID, also=[ROLE_REQUIRED, IDEMPOTENCY_KEY]
     ),
     dependencies=[Idempotent],
 )

@@ -11,30 +11,10 @@ This module imports nothing of the service and no framework: ``domain`` may use 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable
 
+from shared.codes import Code, codes_in
 from shared.errors import GovitError, Violation
-
-
-@dataclass(frozen=True)
-class Code:
-    code: str
-    status: int
-    meaning: str
-
-    def error(
-        self,
-        detail: str,
-        *,
-        violations: list[Violation] | None = None,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> GovitError:
-        violations, extra, headers = list(violations or []), dict(extra or {}), dict(headers or {})
-        return GovitError(self.status, self.code, detail, violations, extra, headers)
-
 
 # --- the catalogue (stable codes: add, never rename) ----------------------------------
 
@@ -78,25 +58,13 @@ CHANGE_NOT_PENDING = Code(
     "change_not_pending", 409, "only a pending major change is decided (`violations`)"
 )
 
-CODES: tuple[Code, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Code))
-
-
-def described(*codes: Code, also: Iterable[Mapping[int, str]] = ()) -> dict[int, str]:
-    """``{status: description}`` naming each code behind each status."""
-    by_status: dict[int, list[str]] = {}
-    for code in codes:
-        by_status.setdefault(code.status, []).append(f"`{code.code}`: {code.meaning}.")
-    for texts in also:
-        for status, text in texts.items():
-            by_status.setdefault(status, []).append(text)
-    return {status: " ".join(lines) for status, lines in sorted(by_status.items())}
+CODES: tuple[Code, ...] = codes_in(globals())
 
 
 # --- constructors -------------------------------------------------------------------
 
 
-def not_found(what: str, ident: object) -> GovitError:
-    return NOT_FOUND.error(f"{what} {ident} does not exist")
+not_found = NOT_FOUND.missing
 
 
 def unit_unknown(units: Iterable[object]) -> GovitError:

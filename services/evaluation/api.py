@@ -8,7 +8,7 @@ gateway rate-limits them per IP) and need a respondent token instead.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -43,8 +43,15 @@ from services.evaluation.schemas import (
 )
 from shared.app import DbSession, RequestClock
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from shared.codes import (
+    CURSOR_INVALID,
+    IDEMPOTENCY_KEY,
+    ROLE_REQUIRED,
+    TOKEN_JURISDICTION_MISMATCH,
+    VALIDATION_FAILED,
+)
 from shared.idempotency import IdempotentRoute, idempotent
-from shared.openapi import problem_responses
+from shared.route_errors import Raises
 
 
 async def _caller_at_home(principal: CurrentPrincipal, session: DbSession) -> None:
@@ -66,25 +73,9 @@ Authority = Annotated[Principal, Depends(require_roles(Role.AUTHORITY))]
 Finance = Annotated[Principal, Depends(require_roles(Role.FINANCE))]
 Idempotent = idempotent(idempotency_keys)
 
-_EVERY = {
-    403: "`token_jurisdiction_mismatch`: the token's unit lies in another jurisdiction.",
-    422: "`validation_failed`: the request does not match the schema (`errors`).",
-}
-_ROLE = {403: "`role_required`: the token holds none of the roles this needs (`required_roles`)."}
-_IDEMPOTENT = {
-    409: "`idempotency_key_in_flight`: the first request with this Idempotency-Key is"
-    " still running.",
-    422: "`idempotency_key_reused`: this Idempotency-Key came with another body;"
-    " `idempotency_key_invalid`: not 1-255 visible ASCII characters.",
-}
-_PAGE = {422: "`cursor_invalid`: the cursor is not one this list handed out."}
 
-
-def _raises(
-    *codes: errors.Code, also: Sequence[Mapping[int, str]] = ()
-) -> dict[int | str, dict[str, Any]]:
-    text = errors.described(*codes, also=[_EVERY, *also])
-    return problem_responses(*text, described=text)
+_raises = Raises(TOKEN_JURISDICTION_MISMATCH, VALIDATION_FAILED)
+_anonymous_raises = Raises(VALIDATION_FAILED)  # no token: no home to check
 
 
 class EvaluationQuery(EvaluationFilters):
@@ -123,7 +114,7 @@ def _page(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
         errors.FILING_UNKNOWN,
         errors.SCORES_REFUSED,
         errors.EVALUATION_FIELDS_INVALID,
-        also=[_IDEMPOTENT],
+        also=[IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -136,7 +127,7 @@ async def create_evaluation(
     return views.evaluation_out(evaluation)
 
 
-@router.get("/evaluations", response_model=EvaluationPage, responses=_raises(also=[_PAGE]))
+@router.get("/evaluations", response_model=EvaluationPage, responses=_raises(also=[CURSOR_INVALID]))
 async def list_evaluations(
     query: Annotated[EvaluationQuery, Query()], session: DbSession, principal: CurrentPrincipal
 ) -> Response:
@@ -150,7 +141,7 @@ async def list_evaluations(
     "/evaluations:spot-check",
     status_code=201,
     response_model=SpotCheckOut,
-    responses=_raises(also=[_ROLE, _IDEMPOTENT]),
+    responses=_raises(also=[ROLE_REQUIRED, IDEMPOTENCY_KEY]),
     dependencies=[Idempotent],
 )
 async def spot_check(
@@ -180,7 +171,7 @@ async def get_evaluation(
         errors.QUESTIONNAIRE_MISSING,
         errors.QUESTIONNAIRE_STILL_OPEN,
         errors.QUESTIONNAIRE_NO_ANSWERS,
-        also=[_ROLE, _IDEMPOTENT],
+        also=[ROLE_REQUIRED, IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -219,7 +210,7 @@ def _questionnaire_out(questionnaire: Any, answers: list[int]) -> dict[str, Any]
         errors.NOT_FOUND,
         errors.QUESTIONNAIRE_NOT_APPLICABLE,
         errors.WINDOW_INVALID,
-        also=[_ROLE, _IDEMPOTENT],
+        also=[ROLE_REQUIRED, IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -256,19 +247,11 @@ async def get_questionnaire(
     "/evaluations/{evaluation_id}/questionnaire-answers",
     status_code=201,
     response_model=AnswerOut,
-    responses=problem_responses(
-        403,
-        404,
-        409,
-        422,
-        described={
-            403: f"`{errors.RESPONDENT_TOKEN_INVALID.code}`:"
-            f" {errors.RESPONDENT_TOKEN_INVALID.meaning}.",
-            404: "`not_found`: the evaluation has no questionnaire.",
-            409: f"`{errors.RESPONDENT_TOKEN_USED.code}`: {errors.RESPONDENT_TOKEN_USED.meaning}."
-            f" `{errors.QUESTIONNAIRE_NOT_OPEN.code}`: {errors.QUESTIONNAIRE_NOT_OPEN.meaning}.",
-            422: _EVERY[422],
-        },
+    responses=_anonymous_raises(
+        errors.RESPONDENT_TOKEN_INVALID,
+        errors.RESPONDENT_TOKEN_USED,
+        errors.QUESTIONNAIRE_NOT_OPEN,
+        also=[{404: "`not_found`: the evaluation has no questionnaire."}],
     ),
 )
 async def answer_questionnaire(
@@ -290,7 +273,7 @@ async def answer_questionnaire(
         errors.PROJECT_UNKNOWN,
         errors.PROJECT_NOT_RECTIFIABLE,
         errors.RECTIFICATION_REFUSED,
-        also=[_ROLE, _IDEMPOTENT],
+        also=[ROLE_REQUIRED, IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -301,7 +284,9 @@ async def order_rectification(
     return views.rectification_out(order, clock.today())
 
 
-@router.get("/rectifications", response_model=RectificationPage, responses=_raises(also=[_PAGE]))
+@router.get(
+    "/rectifications", response_model=RectificationPage, responses=_raises(also=[CURSOR_INVALID])
+)
 async def list_rectifications(
     query: Annotated[RectificationQuery, Query()],
     session: DbSession,
@@ -335,7 +320,7 @@ _STEP = _raises(
     errors.NOT_FOUND,
     errors.TRANSITION_REFUSED,
     errors.RECTIFICATION_REFUSED,
-    also=[_ROLE, _IDEMPOTENT],
+    also=[ROLE_REQUIRED, IDEMPOTENCY_KEY],
 )
 
 
@@ -453,7 +438,7 @@ async def request_termination(
         errors.UNIT_UNKNOWN,
         errors.GRADE_INCONSISTENT,
         errors.ASSESSMENT_EXISTS,
-        also=[_ROLE, _IDEMPOTENT],
+        also=[ROLE_REQUIRED, IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -465,7 +450,7 @@ async def publish_assessment(
     )
 
 
-@router.get("/assessments", response_model=AssessmentPage, responses=_raises(also=[_PAGE]))
+@router.get("/assessments", response_model=AssessmentPage, responses=_raises(also=[CURSOR_INVALID]))
 async def list_assessments(
     query: Annotated[AssessmentQuery, Query()], session: DbSession, principal: CurrentPrincipal
 ) -> Response:

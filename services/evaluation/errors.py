@@ -9,30 +9,8 @@ This module imports nothing of the service and no framework: ``domain`` may use 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
-
+from shared.codes import Code, codes_in
 from shared.errors import GovitError, Violation
-
-
-@dataclass(frozen=True)
-class Code:
-    code: str
-    status: int
-    meaning: str  # what the OpenAPI document says about it
-
-    def error(
-        self,
-        detail: str,
-        *,
-        violations: list[Violation] | None = None,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> GovitError:
-        violations, extra, headers = list(violations or []), dict(extra or {}), dict(headers or {})
-        return GovitError(self.status, self.code, detail, violations, extra, headers)
-
 
 # --- the codes (stable: add, never rename) ---------------------------------------------
 
@@ -100,27 +78,14 @@ GRADE_INCONSISTENT = Code(
 )
 WINDOW_INVALID = Code("window_invalid", 422, "`closes_on` must not be before `opens_on`")
 
-CODES: tuple[Code, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Code))
+CODES: tuple[Code, ...] = codes_in(globals())
 _BY_CODE = {c.code: c for c in CODES}
-
-
-def described(*codes: Code, also: Iterable[Mapping[int, str]] = ()) -> dict[int, str]:
-    """``{status: description}`` naming each code behind each status, for a route's
-    ``problem_responses(*statuses, described=...)``; ``also`` adds the kit's codes."""
-    by_status: dict[int, list[str]] = {}
-    for code in codes:
-        by_status.setdefault(code.status, []).append(f"`{code.code}`: {code.meaning}.")
-    for texts in also:
-        for status, text in texts.items():
-            by_status.setdefault(status, []).append(text)
-    return {status: " ".join(lines) for status, lines in sorted(by_status.items())}
 
 
 # --- constructors --------------------------------------------------------------------------
 
 
-def not_found(what: str, ident: object) -> GovitError:
-    return NOT_FOUND.error(f"{what} {ident} does not exist")
+not_found = NOT_FOUND.missing
 
 
 def refused(code: Code, detail: str, violations: list[Violation]) -> GovitError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any
 
@@ -29,9 +28,16 @@ from services.filing.schemas import (
 )
 from shared.app import DbSession, RequestClock
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from shared.codes import (
+    CURSOR_INVALID,
+    IDEMPOTENCY_KEY,
+    ROLE_REQUIRED,
+    TOKEN_JURISDICTION_MISMATCH,
+    VALIDATION_FAILED,
+)
 from shared.idempotency import IdempotentRoute, idempotent
-from shared.openapi import problem_responses
 from shared.policy.rules import ProfileId
+from shared.route_errors import Raises
 
 
 async def _caller_at_home(principal: CurrentPrincipal, session: DbSession) -> None:
@@ -56,24 +62,8 @@ Recorder = Annotated[Principal, Depends(require_roles(Role.AUTHORITY, Role.UNIT)
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 Idempotent = idempotent(idempotency_keys)
 
-_EVERY = {
-    403: "`token_jurisdiction_mismatch`: the token's unit lies in another jurisdiction.",
-    422: "`validation_failed`: the request does not match the schema (`errors`).",
-}
-_ROLE = {403: "`role_required`: the token holds none of the roles this needs (`required_roles`)."}
-_IDEMPOTENT = {
-    409: "`idempotency_key_in_flight`: the first request with this Idempotency-Key is"
-    " still running.",
-    422: "`idempotency_key_reused`: this Idempotency-Key came with another body.",
-}
-_CURSOR = {422: "`cursor_invalid`: the cursor is not one this API issued."}
 
-
-def _raises(
-    *codes: errors.Code, also: Sequence[Mapping[int, str]] = ()
-) -> dict[int | str, dict[str, Any]]:
-    text = errors.described(*codes, also=[_EVERY, *also])
-    return problem_responses(*text, described=text)
+_raises = Raises(TOKEN_JURISDICTION_MISMATCH, VALIDATION_FAILED)
 
 
 def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
@@ -96,7 +86,7 @@ def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any
         errors.FILED_BEFORE_EVENT,
         errors.FILING_FIELDS_MISSING,
         errors.FILING_REFUSED,
-        also=[_ROLE, _IDEMPOTENT],
+        also=[ROLE_REQUIRED, IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -117,7 +107,7 @@ class FilingQuery(BaseModel):
     cursor: str | None = Query(None, max_length=512)
 
 
-@router.get("/filings", response_model=FilingPage, responses=_raises(also=[_CURSOR]))
+@router.get("/filings", response_model=FilingPage, responses=_raises(also=[CURSOR_INVALID]))
 async def list_filings(
     query: Annotated[FilingQuery, Query()], session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -137,7 +127,9 @@ class OverdueQuery(BaseModel):
     cursor: str | None = Query(None, max_length=512)
 
 
-@router.get("/filings/overdue", response_model=ObligationPage, responses=_raises(also=[_CURSOR]))
+@router.get(
+    "/filings/overdue", response_model=ObligationPage, responses=_raises(also=[CURSOR_INVALID])
+)
 async def overdue(
     query: Annotated[OverdueQuery, Query()],
     session: DbSession,
@@ -170,7 +162,7 @@ async def get_filing(
         errors.NOT_FOUND,
         errors.REVIEW_NOT_APPLICABLE,
         errors.FILING_ALREADY_REVIEWED,
-        also=[_ROLE, _IDEMPOTENT],
+        also=[ROLE_REQUIRED, IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -202,7 +194,7 @@ class ObligationQuery(BaseModel):
     cursor: str | None = Query(None, max_length=512)
 
 
-@router.get("/obligations", response_model=ObligationPage, responses=_raises(also=[_CURSOR]))
+@router.get("/obligations", response_model=ObligationPage, responses=_raises(also=[CURSOR_INVALID]))
 async def list_obligations(
     query: Annotated[ObligationQuery, Query()], session: DbSession, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -225,7 +217,7 @@ async def list_obligations(
         errors.PROJECT_NOT_APPROVED,
         errors.ACCEPTANCE_ALREADY_RECORDED,
         errors.EVENT_DATE_IN_FUTURE,
-        also=[_ROLE, _IDEMPOTENT],
+        also=[ROLE_REQUIRED, IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -274,7 +266,9 @@ async def calendar_year(
 @router.put(
     "/calendar/{year}",
     response_model=CalendarLoaded,
-    responses=_raises(errors.CALENDAR_YEAR_OFFICIAL, also=[_ROLE, errors.SCHEDULE_INVALID_TEXT]),
+    responses=_raises(
+        errors.CALENDAR_YEAR_OFFICIAL, also=[ROLE_REQUIRED, errors.SCHEDULE_INVALID_TEXT]
+    ),
 )
 async def load_year(
     year: Year,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any
 
@@ -27,10 +26,11 @@ from services.funding.schemas import (
 from shared.app import DbSession, RequestClock
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.calendar import WorkdayCalendar, load_calendar
+from shared.codes import IDEMPOTENCY_KEY, ROLE_REQUIRED, VALIDATION_FAILED
 from shared.errors import GovitError
 from shared.idempotency import HEADER, IdempotentRoute, idempotent
-from shared.openapi import problem_responses
 from shared.policy.rules import ProfileId
+from shared.route_errors import Raises
 
 router = APIRouter(prefix="/api/v1", tags=["funding"], route_class=IdempotentRoute)
 Finance = Annotated[Principal, Depends(require_roles(Role.FINANCE))]
@@ -39,26 +39,13 @@ AdminOrFinance = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.FIN
 Idempotent = idempotent(idempotency_keys)
 MAX_PAGE = 200
 
-_EVERY = {422: "`validation_failed`: the request does not match the schema (`errors`)."}
-_ROLE = {403: "`role_required`: the token holds none of the roles this needs (`required_roles`)."}
-_IDEMPOTENT = {
-    409: "`idempotency_key_in_flight`: the first request with this Idempotency-Key is"
-    " still running.",
-    422: "`idempotency_key_reused`: this Idempotency-Key came with another body;"
-    " `idempotency_key_invalid`: not 1-255 visible ASCII characters.",
-}
 _KEY_REQUIRED = {422: f"`idempotency_key_required`: money moves only with an {HEADER} header."}
 _CALENDAR = {
     422: "`calendar_year_unknown`: the working-day calendar does not know that year yet;"
     " `no_profile_in_force`: the jurisdiction's regulation was not yet in force that day.",
 }
 
-
-def _raises(
-    *codes: errors.Code, also: Sequence[Mapping[int, str]] = ()
-) -> dict[int | str, dict[str, Any]]:
-    text = errors.described(*codes, also=[_EVERY, *also])
-    return problem_responses(*text, described=text)
+_raises = Raises(VALIDATION_FAILED)
 
 
 def _settings_notice(request: Request) -> int:
@@ -143,7 +130,7 @@ async def what_if(
         errors.PROJECT_NOT_APPROVED,
         errors.YEAR_OUTSIDE_BUDGET,
         errors.ALLOCATION_EXCEEDS_BUDGET,
-        also=[_ROLE, _IDEMPOTENT, _CALENDAR],
+        also=[ROLE_REQUIRED, IDEMPOTENCY_KEY, _CALENDAR],
     ),
     dependencies=[Idempotent],
 )
@@ -180,7 +167,7 @@ async def create_plan(
         errors.NOT_FOUND,
         errors.YEAR_OUTSIDE_BUDGET,
         errors.DISBURSEMENT_REFUSED,
-        also=[_ROLE, _IDEMPOTENT, _KEY_REQUIRED],
+        also=[ROLE_REQUIRED, IDEMPOTENCY_KEY, _KEY_REQUIRED],
     ),
     dependencies=[Depends(_key_required), Idempotent],
 )
@@ -207,7 +194,9 @@ async def list_disbursements(
     "/funding/returns",
     status_code=201,
     response_model=DisbursementOut,
-    responses=_raises(errors.NOT_FOUND, errors.RETURN_REFUSED, also=[_ROLE, _IDEMPOTENT]),
+    responses=_raises(
+        errors.NOT_FOUND, errors.RETURN_REFUSED, also=[ROLE_REQUIRED, IDEMPOTENCY_KEY]
+    ),
     dependencies=[Idempotent],
 )
 async def return_surplus(
@@ -223,7 +212,7 @@ async def return_surplus(
 @router.get(
     "/funding/notice-settings/{profile}",
     response_model=NoticeSettingOut,
-    responses=_raises(errors.NOT_FOUND, also=[_ROLE]),
+    responses=_raises(errors.NOT_FOUND, also=[ROLE_REQUIRED]),
 )
 async def notice_setting(
     profile: ProfileId, session: DbSession, principal: AdminOrFinance, default: DefaultNotice
@@ -234,7 +223,7 @@ async def notice_setting(
 @router.put(
     "/funding/notice-settings/{profile}",
     response_model=NoticeSettingOut,
-    responses=_raises(errors.PROFILE_MISMATCH, also=[_ROLE]),
+    responses=_raises(errors.PROFILE_MISMATCH, also=[ROLE_REQUIRED]),
 )
 async def set_notice_setting(
     profile: ProfileId,

@@ -11,28 +11,8 @@ This module imports nothing of the service and no framework.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
-
+from shared.codes import Code, codes_in
 from shared.errors import GovitError, Violation
-
-
-@dataclass(frozen=True)
-class Code:
-    code: str
-    status: int
-    meaning: str
-
-    def error(
-        self,
-        detail: str,
-        *,
-        violations: list[Violation] | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> GovitError:
-        return GovitError(self.status, self.code, detail, list(violations or []), dict(extra or {}))
-
 
 NOT_FOUND = Code("not_found", 404, "no such project, or not yours to read (the same answer)")
 PROJECT_UNKNOWN = Code(
@@ -61,22 +41,10 @@ DATE_OUT_OF_RANGE = Code(
     "date_out_of_range", 422, "a date outside what the calendar and budgets can answer"
 )
 
-CODES: tuple[Code, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Code))
+CODES: tuple[Code, ...] = codes_in(globals())
 
 
-def described(*codes: Code, also: Iterable[Mapping[int, str]] = ()) -> dict[int, str]:
-    """``{status: description}`` naming each code behind each status (OpenAPI)."""
-    by_status: dict[int, list[str]] = {}
-    for code in codes:
-        by_status.setdefault(code.status, []).append(f"`{code.code}`: {code.meaning}.")
-    for texts in also:
-        for status, text in texts.items():
-            by_status.setdefault(status, []).append(text)
-    return {status: " ".join(lines) for status, lines in sorted(by_status.items())}
-
-
-def not_found(what: str, ident: object) -> GovitError:
-    return NOT_FOUND.error(f"{what} {ident} does not exist")
+not_found = NOT_FOUND.missing
 
 
 def project_unknown(project_id: object) -> GovitError:
