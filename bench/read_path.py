@@ -14,6 +14,9 @@ unit with 60 systems, then measures, in this one run:
    and a page of 50 straight to the registry, the page as a share of ``/healthz``
    (goal: ≥ 15 %).
 
+``--rounds N`` measures every target N times, interleaved, and reports medians: on
+a machine shared with other work, the load moves between one target and the next.
+
 It uses ``wrk`` when it is on the PATH (Debian/Ubuntu: ``apt-get install -y wrk``;
 macOS: ``brew install wrk``) and otherwise a bounded aiohttp client in this process,
 which is slower than the servers and so understates the throughput. The figures are
@@ -106,6 +109,12 @@ def python_client(url: str, headers: dict[str, str], seconds: float, connections
     return asyncio.run(run())
 
 
+def _median(figures: list[Figure]) -> Figure:
+    return Figure(
+        statistics.median(f.rps for f in figures), statistics.median(f.p50_ms for f in figures)
+    )
+
+
 # --- seeding ----------------------------------------------------------------------------
 
 
@@ -139,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per target")
     parser.add_argument("--concurrency", type=int, default=32, help="connections for req/s")
     parser.add_argument("--python-client", action="store_true", help="do not use wrk")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every target this many times, interleaved, and report the medians "
+        "(a shared machine's load moves between targets; ratios of medians hold better)",
+    )
     args = parser.parse_args(argv)
     use_wrk = shutil.which("wrk") is not None and not args.python_client
     load = wrk if use_wrk else python_client
@@ -210,20 +226,35 @@ def main(argv: list[str] | None = None) -> int:
             load(url, reader, 1, 2)  # warm-up: pools, caches, the custom plan
 
         s, c = args.seconds, args.concurrency
-        gw_health = load(f"{gateway}/healthz", {}, s, 1)
-        gw_page50 = load(gateway + page50, reader, s, 1)
-        gw_page1 = load(gateway + page1, reader, s, 1)
-        # Where the time goes: the hop, or the service itself.
-        svc_page50_seq = load(registry + page50, reader, s, 1)
-        svc_page1 = load(registry + page1, reader, s, 1)
-        svc_health = load(f"{registry}/healthz", {}, s, c)
-        svc_page50 = load(registry + page50, reader, s, c)
+        targets = {
+            "gw_health": (f"{gateway}/healthz", {}, 1),
+            "gw_page50": (gateway + page50, reader, 1),
+            "gw_page1": (gateway + page1, reader, 1),
+            # Where the time goes: the hop, or the service itself.
+            "svc_page50_seq": (registry + page50, reader, 1),
+            "svc_page1": (registry + page1, reader, 1),
+            "svc_health": (f"{registry}/healthz", {}, c),
+            "svc_page50": (registry + page50, reader, c),
+        }
+        runs: dict[str, list[Figure]] = {name: [] for name in targets}
+        for _ in range(max(1, args.rounds)):
+            for name, (url, headers, connections) in targets.items():
+                runs[name].append(load(url, headers, s, connections))
+        median = {name: _median(figures) for name, figures in runs.items()}
+        gw_health, gw_page50, gw_page1 = (
+            median["gw_health"],
+            median["gw_page50"],
+            median["gw_page1"],
+        )
+        svc_page50_seq, svc_page1 = median["svc_page50_seq"], median["svc_page1"]
+        svc_health, svc_page50 = median["svc_health"], median["svc_page50"]
     finally:
         processes.stop(procs)
         servers.stop()
 
     tool = "wrk" if use_wrk else "Python client"
-    print(f"read path ({tool}, {s:g} s per target)")
+    rounds = f", median of {args.rounds} rounds" if args.rounds > 1 else ""
+    print(f"read path ({tool}, {s:g} s per target{rounds})")
     print("one request at a time, through the gateway (p50):")
     print(f"  gateway /healthz        {gw_health.p50_ms:7.2f} ms")
     print(
