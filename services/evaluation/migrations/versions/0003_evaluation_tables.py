@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.idempotency_migration import create_idempotency_table, drop_idempotency_table
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -214,26 +216,12 @@ def upgrade() -> None:
         sa.Column("created_at", _TZ, nullable=False),
         sa.Column("created_by", sa.Text(), nullable=False),
     )
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("caller", sa.Text(), nullable=False),
-        sa.Column("route", sa.Text(), nullable=False),
-        sa.Column("key", sa.Text(), nullable=False),
-        sa.Column("fingerprint", sa.Text(), nullable=False),
-        sa.Column("status", sa.Integer(), nullable=True),
-        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.Column("body", sa.LargeBinary(), nullable=True),
-        sa.Column("created_at", _TZ, server_default=sa.text("now()"), nullable=False),
-        sa.Column("locked_until", _TZ, nullable=False),
-        sa.Column("expires_at", _TZ, nullable=False),
-        sa.PrimaryKeyConstraint("caller", "route", "key", name="pk_idempotency_keys"),
-    )
-    op.create_index("ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"])
+    create_idempotency_table()
 
 
 def downgrade() -> None:
+    drop_idempotency_table()
     for table in (
-        "idempotency_keys",
         "spot_checks",
         "assessments",
         "questionnaire_answers",

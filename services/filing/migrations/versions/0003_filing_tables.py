@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.idempotency_migration import create_idempotency_table, drop_idempotency_table
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -144,32 +146,11 @@ def upgrade() -> None:
         sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("year", name=op.f("pk_calendar_years")),
     )
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("caller", sa.Text(), nullable=False),
-        sa.Column("route", sa.Text(), nullable=False),
-        sa.Column("key", sa.Text(), nullable=False),
-        sa.Column("fingerprint", sa.Text(), nullable=False),
-        sa.Column("status", sa.Integer(), nullable=True),
-        sa.Column("headers", _JSONB, nullable=True),
-        sa.Column("body", sa.LargeBinary(), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("caller", "route", "key", name=op.f("pk_idempotency_keys")),
-    )
-    op.create_index(
-        "ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"], unique=False
-    )
+    create_idempotency_table()
 
 
 def downgrade() -> None:
-    op.drop_table("idempotency_keys")
+    drop_idempotency_table()
     op.drop_table("calendar_years")
     op.drop_table("obligations")
     op.drop_table("acceptances")
