@@ -17,8 +17,10 @@ whose own statement cache prepares it once per pooled connection::
 - values come from the statement's own literals, overridden by ``params`` for the
   ``bindparam("name")``s it holds: build a statement once per shape with bindparams
   (module level or ``lru_cache``) and a request costs its parameters only;
-- it runs on the session's connection, so it sees what the session sees (the test's
-  rolled-back transaction, the block of ``snapshot``/``custom_plans``);
+- it runs on the session's connection when the session has one, so it sees what the
+  session sees (a transaction's own writes, the test's rolled-back transaction, the
+  block of ``snapshot``/``custom_plans``); a GET's session that has none borrows a
+  pooled connection for the one statement (at most the pool's size at once);
 - a statement whose columns need a result conversion asyncpg does not do itself
   (a ``TypeDecorator``, an ``Enum`` class) or that SQLAlchemy expands at execution
   time (``IN`` lists, ``literal_execute``) is refused with ``TypeError`` at its first
