@@ -21,10 +21,12 @@ from fastapi import FastAPI
 from services.approval.app import ApprovalSettings, build_app
 from services.approval.consumers import consumers
 from shared.clock import FixedClock
-from shared.events.envelope import new_event
 from tests.contract.consumers import matches
-from tests.support.apps import rolled_back_client
+from tests.support.apps import rolled_back_client, running_app
 from tests.support.databases import Databases
+from tests.support.events import deliver, upstream_event
+from tests.support.events import system_data as system_data  # the registry's event data
+from tests.support.events import unit_data as unit_data
 from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
 
 SOURCE = "/govit/approval"
@@ -40,11 +42,9 @@ def approval_settings(stack: Stack, url: str, **overrides: object) -> ApprovalSe
 async def approval_app(
     stack: Stack, databases: Databases, dev_keys: object
 ) -> AsyncIterator[FastAPI]:
-    url = await databases.migrated("approval")
-    app = build_app(
-        approval_settings(stack, url, outbox_relay_enabled=False, consumers_enabled=False)
-    )
-    async with app.router.lifespan_context(app):
+    async with running_app(
+        "approval", build_app, ApprovalSettings, stack, databases, consumers_enabled=False
+    ) as app:
         app.state.clock = FixedClock(NOW)
         yield app
 
@@ -58,56 +58,15 @@ async def client(approval_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 async def feed(app: FastAPI, event_type: str, data: dict[str, Any], subject: object = None) -> bool:
     """Deliver one event to the consumer that takes its type, as the worker would."""
-    source = f"/govit/{event_type.split('.')[1]}"
-    event = new_event(
+    event = upstream_event(
         event_type,
-        source=source,
-        data=data,
+        data,
         time=datetime.now(UTC),
         subject=str(subject or data.get("id")),
         validate=False,
     )
     [consumer] = [c for c in consumers(app) if matches(c.subject, event_type)]
-    async with app.state.db.transaction() as session:
-        return await consumer.handle_once(session, event)
-
-
-def unit_data(unit_id: uuid.UUID, jurisdiction: str, name: str = "某局") -> dict[str, Any]:
-    return {"id": str(unit_id), "name": name, "jurisdiction": jurisdiction, "parent": None}
-
-
-def system_data(
-    system_id: uuid.UUID,
-    org: uuid.UUID,
-    jurisdiction: str,
-    *,
-    version: int = 1,
-    status: str = "operating",
-    resource_count: int = 2,
-) -> dict[str, Any]:
-    return {
-        "id": str(system_id),
-        "org": str(org),
-        "jurisdiction": jurisdiction,
-        "name": "智慧水务平台",
-        "status": status,
-        "network": "extranet",
-        "cloud": "on_cloud",
-        "cloud_exempt_reason": None,
-        "private_network_approval": None,
-        "sharing_connected": True,
-        "mlps_level": 3,
-        "crypto_assessed": True,
-        "asset_registered": True,
-        "resource_count": resource_count,
-        "facts": {
-            "catalogued": status != "retired",
-            "data_shared": True,
-            "on_cloud": True,
-            "secure": True,
-        },
-        "version": version,
-    }
+    return await deliver(app, consumer.handle_once, event)
 
 
 @dataclass

@@ -25,10 +25,11 @@ from services.evaluation.app import EvaluationSettings, build_app
 from services.evaluation.models import events
 from shared.clock import FixedClock
 from shared.events import Event
-from shared.events.envelope import new_event
 from shared.events.schemas import known_types
-from tests.support.apps import rolled_back_client
+from tests.support.apps import rolled_back_client, running_app
 from tests.support.databases import Databases
+from tests.support.events import deliver, unit_data, upstream_event
+from tests.support.events import project_data as approved_project_data
 from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
 
 SOURCE = "/govit/evaluation"
@@ -43,12 +44,11 @@ def evaluation_settings(stack: Stack, url: str, **overrides: object) -> Evaluati
 async def evaluation_app(
     stack: Stack, databases: Databases, dev_keys: object
 ) -> AsyncIterator[FastAPI]:
-    url = await databases.migrated("evaluation")
-    # No relay and no consumers on the shared rolled-back connection: tests feed
-    # events to the handlers themselves.
-    settings = evaluation_settings(stack, url, outbox_relay_enabled=False, consumers_enabled=False)
-    app = build_app(settings)
-    async with app.router.lifespan_context(app):
+    # No consumers on the shared rolled-back connection: tests feed events to the
+    # handlers themselves.
+    async with running_app(
+        "evaluation", build_app, EvaluationSettings, stack, databases, consumers_enabled=False
+    ) as app:
         yield app
 
 
@@ -67,17 +67,10 @@ async def client(evaluation_app: FastAPI, clock: FixedClock) -> AsyncIterator[ht
 
 def event(type_: str, data: dict[str, Any], *, at: datetime = NOW) -> Event:
     """An upstream event, checked against its producer's schema once there is one."""
-    source = "/govit/" + type_.split(".")[1]
-    checked = type_ in known_types()
-    return new_event(
-        type_, source=source, subject=str(data["id"]), data=data, time=at, validate=checked
-    )
+    return upstream_event(type_, data, time=at, validate=type_ in known_types())
 
 
-async def feed(app: FastAPI, handler: Any, ev: Event) -> None:
-    """Hand an event to a consumer handler in the test's transaction."""
-    async with app.state.db.transaction() as session:
-        await handler(session, ev)
+feed = deliver  # hand an event to a consumer handler in the test's transaction
 
 
 def project_data(
@@ -89,34 +82,18 @@ def project_data(
     status: str = "approved",
     co_orgs: tuple[uuid.UUID, ...] = (),
 ) -> dict[str, Any]:
-    versions = {
-        "linfen-water": "2022-1",
-        "xiangfen": "2022-1",
-        "xinzhou-transport": "2022-1",
-        "leshan": "2022-1",
-        "jincheng": "2019-1",
-    }
-    return {
-        "id": str(project_id or uuid.uuid4()),
-        "org": str(org),
-        "co_orgs": [str(o) for o in co_orgs],
-        "jurisdiction": jurisdiction,
-        "profile": jurisdiction,
-        "profile_version": versions[jurisdiction],
-        "name": "智慧水务平台",
-        "number": None,
-        "status": status,
-        "delivery": "self_build",
-        "kind": "new",
-        "total_investment": "1200000.00",
-        "annual_budgets": [{"year": 2026, "amount": "1200000.00"}],
-        "approved_total": "1200000.00",
-        "approved_annual_budgets": [{"year": 2026, "amount": "1200000.00"}],
-        "system_ids": [],
-        "planned_completion_on": "2027-06-30",
-        "approved_on": "2026-03-01",
-        "version": version,
-    }
+    return approved_project_data(
+        org,
+        jurisdiction,
+        id=str(project_id or uuid.uuid4()),
+        co_orgs=[str(o) for o in co_orgs],
+        name="智慧水务平台",
+        number=None,
+        status=status,
+        planned_completion_on="2027-06-30",
+        approved_on="2026-03-01",
+        version=version,
+    )
 
 
 @dataclass
@@ -138,7 +115,7 @@ class Cast:
 
 async def add_unit(app: FastAPI, jurisdiction: str, name: str = "某局") -> uuid.UUID:
     unit = uuid.uuid4()
-    data = {"id": str(unit), "name": name, "jurisdiction": jurisdiction, "parent": None}
+    data = unit_data(unit, jurisdiction, name)
     await feed(app, consumers.apply_unit, event("govit.registry.unit.registered", data))
     return unit
 

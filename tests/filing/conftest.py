@@ -19,10 +19,11 @@ from fastapi import FastAPI
 from services.filing.app import FilingSettings, build_app
 from services.filing.consumers import apply_project
 from shared.clock import SHANGHAI, FixedClock
-from shared.events import Event
 from shared.ids import new_id
-from tests.support.apps import rolled_back_client
+from tests.support.apps import rolled_back_client, running_app
 from tests.support.databases import Databases
+from tests.support.events import deliver, upstream_event
+from tests.support.events import project_data as project_data  # approval's event data
 from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
 
 SOURCE = "/govit/filing"
@@ -41,11 +42,9 @@ def at(day: date) -> FixedClock:
 async def filing_app(
     stack: Stack, databases: Databases, dev_keys: object
 ) -> AsyncIterator[FastAPI]:
-    url = await databases.migrated("filing")
-    app = build_app(
-        filing_settings(stack, url, outbox_relay_enabled=False, deadline_scheduler_enabled=False)
-    )
-    async with app.router.lifespan_context(app):
+    async with running_app(
+        "filing", build_app, FilingSettings, stack, databases, deadline_scheduler_enabled=False
+    ) as app:
         yield app
 
 
@@ -59,45 +58,12 @@ async def client(filing_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-def project_data(org: uuid.UUID, jurisdiction: str, **overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": str(new_id()),
-        "org": str(org),
-        "co_orgs": [],
-        "jurisdiction": jurisdiction,
-        "profile": jurisdiction,
-        "profile_version": {"jincheng": "2019-1"}.get(jurisdiction, "2022-1"),
-        "name": "政务数据共享交换平台",
-        "number": f"{jurisdiction}-2026-0001",
-        "status": "approved",
-        "delivery": "self_build",
-        "kind": "new",
-        "total_investment": "1200000.00",
-        "annual_budgets": [{"year": 2026, "amount": "1200000.00"}],
-        "approved_total": "1200000.00",
-        "approved_annual_budgets": [{"year": 2026, "amount": "1200000.00"}],
-        "system_ids": [],
-        "planned_completion_on": "2026-12-31",
-        "approved_on": "2026-03-02",
-        "version": 1,
-    }
-    data.update(overrides)
-    return data
-
-
 async def publish_project(app: FastAPI, data: dict[str, Any], verb: str = "approved") -> None:
     """Deliver a project event to the service's handler, as the consumer would."""
-    event = Event(
-        id=str(new_id()),
-        type=f"govit.approval.project.{verb}",
-        source="/govit/approval",
-        subject=data["id"],
-        time=datetime.now(UTC),
-        data=data,
-        request_id=None,
+    event = upstream_event(
+        f"govit.approval.project.{verb}", data, time=datetime.now(UTC), validate=False
     )
-    async with app.state.db.transaction() as session:
-        await apply_project(session, event)
+    await deliver(app, apply_project, event)
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,17 +18,18 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 
 from services.funding import consumers
 from services.funding.app import FundingSettings, build_app
 from shared.clock import FixedClock
-from shared.events.envelope import Event, new_event
+from shared.events.envelope import Event
 from shared.events.schemas import SCHEMA_DIR, validate_data
 from shared.ids import new_id
 from tests.contract.consumers import matches
+from tests.support.apps import rolled_back_client, running_app
 from tests.support.checks import assert_cloudevent
 from tests.support.databases import Databases
+from tests.support.events import deliver, project_data, upstream_event
 from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
 
 SOURCE = "/govit/funding"
@@ -44,10 +44,9 @@ def funding_settings(stack: Stack, url: str, **overrides: Any) -> FundingSetting
 async def funding_app(
     stack: Stack, databases: Databases, dev_keys: object
 ) -> AsyncIterator[FastAPI]:
-    url = await databases.migrated("funding")
-    settings = funding_settings(stack, url, outbox_relay_enabled=False, consumers_enabled=False)
-    app = build_app(settings)
-    async with app.router.lifespan_context(app):
+    async with running_app(
+        "funding", build_app, FundingSettings, stack, databases, consumers_enabled=False
+    ) as app:
         yield app
 
 
@@ -62,28 +61,10 @@ def check_envelope(envelope: dict[str, Any]) -> None:
     validate_data(envelope["type"], data)
 
 
-@asynccontextmanager
-async def rolled_back(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    db = app.state.db
-    outbox = app.state.tables.outbox
-    app.state.clock = FixedClock(NOW)
-    async with db.engine.connect() as conn:
-        outer = await conn.begin()
-        db.bind_to(conn)
-        try:
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield client
-            for row in await conn.execute(select(outbox.c.envelope)):
-                check_envelope(row.envelope)
-        finally:
-            db.bind_to(None)
-            await outer.rollback()
-
-
 @pytest.fixture
 async def client(funding_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with rolled_back(funding_app) as c:
+    funding_app.state.clock = FixedClock(NOW)
+    async with rolled_back_client(funding_app, SOURCE, check=check_envelope) as c:
         yield c
 
 
@@ -101,13 +82,7 @@ def complete(type_: str, data: dict[str, Any]) -> dict[str, Any]:
 def event(type_: str, data: dict[str, Any], at: datetime | None = None) -> Event:
     data = complete(type_, data)
     subject = data.get("id") or data.get("year")
-    return new_event(
-        type_,
-        source=f"/govit/{type_.split('.')[1]}",
-        data=data,
-        time=at or NOW,
-        subject=str(subject),
-    )
+    return upstream_event(type_, data, time=at or NOW, subject=subject)
 
 
 def what_for(event_type: str) -> str:
@@ -121,8 +96,7 @@ async def feed(app: FastAPI, *events: Event) -> None:
         return app.state.clock.now(), app.state.clock.today()
 
     for e in events:
-        async with app.state.db.transaction() as session:
-            await consumers.handler(what_for(e.type), now)(session, e)
+        await deliver(app, consumers.handler(what_for(e.type), now), e)
 
 
 @dataclass
@@ -136,31 +110,23 @@ class Project:
     version: int = 1
 
     def data(self, status: str = "approved", **changes: Any) -> dict[str, Any]:
-        profile_version = "2019-1" if self.jurisdiction == "jincheng" else "2022-1"
-        data: dict[str, Any] = {
-            "id": str(self.id),
-            "org": str(self.org),
-            "co_orgs": [],
-            "jurisdiction": self.jurisdiction,
-            "profile": self.jurisdiction,
-            "profile_version": profile_version,
-            "name": "政务数据共享平台",
-            "number": f"{self.jurisdiction}-2026-0001",
-            "status": status,
-            "delivery": "self_build",
-            "kind": "new",
-            "total_investment": "1000000.00",
-            "annual_budgets": [{"year": 2026, "amount": "1000000.00"}],
-            "approved_total": "1000000.00",
-            "approved_annual_budgets": [
+        data = project_data(
+            self.org,
+            self.jurisdiction,
+            id=str(self.id),
+            name="政务数据共享平台",
+            status=status,
+            total_investment="1000000.00",
+            annual_budgets=[{"year": 2026, "amount": "1000000.00"}],
+            approved_total="1000000.00",
+            approved_annual_budgets=[
                 {"year": 2026, "amount": "600000.00"},
                 {"year": 2027, "amount": "400000.00"},
             ],
-            "system_ids": [str(self.system_id)],
-            "planned_completion_on": "2027-06-30",
-            "approved_on": "2026-03-02",
-            "version": self.version,
-        }
+            system_ids=[str(self.system_id)],
+            planned_completion_on="2027-06-30",
+            version=self.version,
+        )
         return data | changes
 
     def approved(self, **changes: Any) -> Event:
@@ -178,7 +144,7 @@ class Project:
     def system(self, version: int = 1, at: datetime | None = None, **facts: bool) -> Event:
         values = {"catalogued": True, "data_shared": True, "on_cloud": True, "secure": True}
         values |= facts
-        data = {
+        data: dict[str, Any] = {
             "id": str(self.system_id),
             "org": str(self.org),
             "jurisdiction": self.jurisdiction,
