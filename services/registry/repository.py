@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, Select, bindparam, func, insert, select
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -136,18 +136,38 @@ async def systems_for_update(session: AsyncSession, ids: set[uuid.UUID]) -> dict
 
 
 def filtered_systems(principal: Principal, filters: SystemFilters) -> Select[tuple[System]]:
-    """The systems the caller may read that match the list filters (also the export's)."""
-    query = select(System).where(access_clause(principal, System, domain.SYSTEMS))
-    for field in ("status", "cloud", "network", "sharing_connected"):
-        value = getattr(filters, field)
-        if value is not None:
-            query = query.where(getattr(System, field) == value)
-    if filters.org is not None:
-        query = query.where(System.org_id == filters.org)
+    """The systems the caller may read that match the list filters (the export's; the
+    list page runs the same conditions, ``_page_statement``)."""
+    present, values = _filter_values(filters)
+    query = select(System).where(
+        access_clause(principal, System, domain.SYSTEMS), *_filter_conditions(present)
+    )
+    return query.params(values)
+
+
+# The list filters: each a column compared with a bindparam of the filter's name, and
+# ``q``, a name search (``pattern``). One definition for the page and the export.
+_FILTERS = ("org", "status", "cloud", "network", "sharing_connected")
+_FILTER_COLUMNS = {"org": System.org_id} | {f: getattr(System, f) for f in _FILTERS[1:]}
+
+
+def _filter_values(filters: SystemFilters) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The filters set (a name search is ``q``) and the values of their bindparams."""
+    present = tuple(f for f in _FILTERS if getattr(filters, f) is not None)
+    values: dict[str, Any] = {f: getattr(filters, f) for f in present}
     if filters.q:
-        pattern = f"%{pagination.escape_like(filters.q)}%"
-        query = query.where(System.name.ilike(pattern, escape="\\"))
-    return query
+        present += ("q",)
+        values["pattern"] = f"%{pagination.escape_like(filters.q)}%"
+    return present, values
+
+
+def _filter_conditions(present: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    return [
+        System.name.ilike(bindparam("pattern"), escape="\\")
+        if field == "q"
+        else _FILTER_COLUMNS[field] == bindparam(field)
+        for field in present
+    ]
 
 
 def encode_cursor(last_id: uuid.UUID) -> str:
@@ -173,16 +193,11 @@ async def system_page(
     rows (asyncpg ``Record``s, read-only mappings) are shaped once, by
     ``views.system_out``.
     """
-    present = tuple(f for f in _FILTERS if getattr(filters, f) is not None)
-    statement = _page_statement(
-        condition(principal, domain.SYSTEMS), present, bool(filters.q), cursor is not None
-    )
-    params: dict[str, Any] = {f: getattr(filters, f) for f in present}
+    present, params = _filter_values(filters)
+    statement = _page_statement(condition(principal, domain.SYSTEMS), present, cursor is not None)
     params["limit"] = limit + 1  # the extra row only says whether a next page exists
     if cursor is not None:
         params["after"] = decode_cursor(cursor)
-    if filters.q:
-        params["pattern"] = f"%{pagination.escape_like(filters.q)}%"
     # A name search matches anything from every row to none. Once a pooled
     # connection has run this statement 5 times, PostgreSQL may switch it to a
     # generic plan that cannot see the pattern: a walk of the primary key with a
@@ -193,23 +208,14 @@ async def system_page(
     return pagination.next_page(page, limit, _PAGE_KEY)
 
 
-# The equality filters of a list, each a column compared with its own bindparam.
-_FILTERS = ("org", "status", "cloud", "network", "sharing_connected")
-_FILTER_COLUMNS = {"org": System.org_id} | {f: getattr(System, f) for f in _FILTERS[1:]}
-
-
 @lru_cache(maxsize=CLAUSES_KEPT)
-def _page_statement(
-    readable_by: Condition, present: tuple[str, ...], search: bool, after: bool
-) -> Select[Any]:
+def _page_statement(readable_by: Condition, present: tuple[str, ...], after: bool) -> Select[Any]:
     """The page's SELECT for one shape: who reads (the access condition, its values
-    bound as literals), which filters are set, a name search, a cursor; every value of
-    the request a ``bindparam`` (``fetch`` fills them)."""
-    query = select(*_SYSTEM_COLUMNS).where(to_sql(readable_by, System))
-    for field in present:
-        query = query.where(_FILTER_COLUMNS[field] == bindparam(field))
-    if search:
-        query = query.where(System.name.ilike(bindparam("pattern"), escape="\\"))
+    bound as literals), which filters are set, a cursor; every value of the request a
+    ``bindparam`` (``fetch`` fills them)."""
+    query = select(*_SYSTEM_COLUMNS).where(
+        to_sql(readable_by, System), *_filter_conditions(present)
+    )
     if after:
         query = query.where(System.id > bindparam("after"))
     return query.order_by(*_PAGE_KEY).limit(bindparam("limit", type_=Integer))
