@@ -176,8 +176,9 @@ async def fetch(
         driver: Any = pooled.driver_connection
         try:
             rows = await driver.fetch(compiled.sql, *args)
-        except _BROKEN as exc:
-            await greenlet_spawn(pooled.invalidate, exc)
+        except Exception as exc:
+            if isinstance(exc, _BROKEN) or driver.is_closed():  # never handed out again
+                await greenlet_spawn(pooled.invalidate, exc)
             raise
         finally:
             await greenlet_spawn(pooled.close)

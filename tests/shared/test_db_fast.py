@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Query
@@ -39,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared.db import fast
-from shared.db.session import Database, custom_plans
+from shared.db.session import Database, asyncpg_dsn, custom_plans
 from shared.pagination import json_bytes, page_response, query_model, query_parameters
 from shared.problems import install_problem_handlers
 from tests.support.databases import Databases
@@ -149,6 +150,26 @@ async def test_fast_reads_past_the_pool_size_wait_instead_of_overflowing(
             for session in (first, second, third):
                 await session.execute(text("SELECT 1"))  # writes still overflow
         assert len(opened) == 3
+    finally:
+        await database.dispose()
+
+
+async def test_a_pooled_connection_that_died_fails_one_read_only(databases: Databases) -> None:
+    database = Database(await databases.create(), pool_size=1)
+    backend = select(func.pg_backend_pid().label("pid"))
+    try:
+        async with database.reading() as session:
+            pid = (await fast.fetch(session, backend))[0]["pid"]
+        admin = await asyncpg.connect(asyncpg_dsn(database.url))
+        try:  # as a restarted PostgreSQL or a killed backend would leave it
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            async with database.reading() as session:
+                await fast.fetch(session, backend)
+        async with database.reading() as session:  # a new connection, at once
+            assert (await fast.fetch(session, backend))[0]["pid"] != pid
     finally:
         await database.dispose()
 
