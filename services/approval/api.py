@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from pydantic_core import to_json
@@ -46,24 +46,14 @@ from shared.codes import (
     TOKEN_JURISDICTION_MISMATCH,
     VALIDATION_FAILED,
 )
-from shared.idempotency import IdempotentRoute, idempotent
+from shared.idempotency import idempotent
 from shared.route_errors import Raises
+from shared.routing import Authority, api_router
 from shared.spreadsheets import XLSX_MEDIA_TYPE, write_csv, write_xlsx
 
-
-async def _caller_at_home(principal: CurrentPrincipal, session: DbSession) -> None:
-    """Every route: a token whose jurisdiction is not its unit's is refused (403)."""
-    await service.check_caller(session, principal)
-
-
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["approval"],
-    dependencies=[Depends(_caller_at_home)],
-    route_class=IdempotentRoute,
-)
+# Every route: a token whose unit lies in another jurisdiction is refused (403).
+router = api_router("approval", check_caller=service.check_caller)
 Idempotent = idempotent(idempotency_keys)
-Authority = Annotated[Principal, Depends(require_roles(Role.AUTHORITY))]
 Reviewer = Annotated[Principal, Depends(require_roles(Role.REVIEWER, Role.AUTHORITY))]
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
@@ -116,7 +106,7 @@ async def list_projects(
     return Response(to_json(page), media_type="application/json")
 
 
-_EXPORT_FILE = {
+_EXPORT_FILE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The annual project list (leshan:17): every project approved that"
         " year, with number, unit and totals (`format=csv` or `xlsx`).",

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic_core import to_json
 
 from services.evaluation import domain, errors, service, views
@@ -42,7 +42,7 @@ from services.evaluation.schemas import (
     SpotCheckOut,
 )
 from shared.app import DbSession, RequestClock
-from shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from shared.auth import CurrentPrincipal, Principal
 from shared.codes import (
     CURSOR_INVALID,
     IDEMPOTENCY_KEY,
@@ -50,27 +50,16 @@ from shared.codes import (
     TOKEN_JURISDICTION_MISMATCH,
     VALIDATION_FAILED,
 )
-from shared.idempotency import IdempotentRoute, idempotent
+from shared.idempotency import idempotent
 from shared.route_errors import Raises
+from shared.routing import Authority, Finance, api_router
 
-
-async def _caller_at_home(principal: CurrentPrincipal, session: DbSession) -> None:
-    """Every authenticated route: a token whose unit lies elsewhere is refused (403)."""
-    await service.check_caller(session, principal)
-
-
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["evaluation"],
-    dependencies=[Depends(_caller_at_home)],
-    route_class=IdempotentRoute,
-)
+# Every route: a token whose unit lies in another jurisdiction is refused (403).
+router = api_router("evaluation", check_caller=service.check_caller)
 # The one anonymous route: no token, no Idempotency-Key (a respondent token is spent
 # once, which is what a retry needs to know).
 anonymous = APIRouter(prefix="/api/v1", tags=["evaluation"])
 
-Authority = Annotated[Principal, Depends(require_roles(Role.AUTHORITY))]
-Finance = Annotated[Principal, Depends(require_roles(Role.FINANCE))]
 Idempotent = idempotent(idempotency_keys)
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel
 
 from services.filing import errors, repository, service, views
@@ -35,13 +35,10 @@ from shared.codes import (
     TOKEN_JURISDICTION_MISMATCH,
     VALIDATION_FAILED,
 )
-from shared.idempotency import IdempotentRoute, idempotent
+from shared.idempotency import idempotent
 from shared.policy.rules import ProfileId
 from shared.route_errors import Raises
-
-
-async def _caller_at_home(principal: CurrentPrincipal, session: DbSession) -> None:
-    await service.check_caller(session, principal)
+from shared.routing import Admin, Authority, api_router
 
 
 def _calendar(request: Request) -> LiveCalendar:
@@ -49,17 +46,11 @@ def _calendar(request: Request) -> LiveCalendar:
     return live
 
 
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["filing"],
-    dependencies=[Depends(_caller_at_home)],
-    route_class=IdempotentRoute,
-)
+# Every route: a token whose unit lies in another jurisdiction is refused (403).
+router = api_router("filing", check_caller=service.check_caller)
 Calendar = Annotated[LiveCalendar, Depends(_calendar)]
 Filer = Annotated[Principal, Depends(require_roles(Role.UNIT, Role.ADMIN))]
-Authority = Annotated[Principal, Depends(require_roles(Role.AUTHORITY))]
 Recorder = Annotated[Principal, Depends(require_roles(Role.AUTHORITY, Role.UNIT))]
-Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 Idempotent = idempotent(idempotency_keys)
 
 

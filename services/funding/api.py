@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic_core import to_json
 
 from services.funding import domain, errors, service
@@ -28,13 +28,12 @@ from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.calendar import WorkdayCalendar, load_calendar
 from shared.codes import IDEMPOTENCY_KEY, ROLE_REQUIRED, VALIDATION_FAILED
 from shared.errors import GovitError
-from shared.idempotency import HEADER, IdempotentRoute, idempotent
+from shared.idempotency import HEADER, idempotent
 from shared.policy.rules import ProfileId
 from shared.route_errors import Raises
+from shared.routing import Admin, Finance, api_router
 
-router = APIRouter(prefix="/api/v1", tags=["funding"], route_class=IdempotentRoute)
-Finance = Annotated[Principal, Depends(require_roles(Role.FINANCE))]
-Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+router = api_router("funding")
 AdminOrFinance = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.FINANCE))]
 Idempotent = idempotent(idempotency_keys)
 MAX_PAGE = 200
