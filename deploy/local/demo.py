@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from shared.auth import ensure_dev_keys, mint_token
-from shared.policy import load_profile
+from shared.policy import PolicyProfile, load_profile
 from shared.settings import GovitSettings
 
 NIL = "00000000-0000-0000-0000-000000000000"
@@ -118,6 +118,13 @@ ACCEPTANCE_DOCUMENTS = (
     "crypto_assessment",
 )
 LAGGING = {"project_unknown", "project_not_approved", "unit_unknown"}
+
+
+def materials(profile: PolicyProfile) -> tuple[str, ...]:
+    """What a self-built project's application carries: the profile's materials, and the
+    party group's written consent where the profile requires it (xinzhou-transport:7)."""
+    consent = ("party_group_consent",) if profile.party_group_consent else ()
+    return profile.materials_for("self_build") + consent
 
 
 def idempotency_key(*parts: object) -> dict[str, str]:
@@ -448,7 +455,7 @@ class Demo:
         if stage == "draft":
             return
         if self.status(profile, unit, project) == "draft":
-            for material in rules.materials_for("self_build"):
+            for material in materials(rules):
                 self.post(
                     f"/api/v1/projects/{pid}/materials",
                     {
@@ -619,6 +626,10 @@ class Demo:
         pid = project["id"]
         if Decimal(self.funding(profile, pid)["allocated"]) > 0:
             return
+        self.wait(
+            lambda: self.funding(profile, pid)["approved_total"] is not None,
+            f"funding knows {pid} is approved",
+        )
         self.post(
             "/api/v1/allocation-plans",
             {

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from shared.policy import load_profile
+from shared.policy import PolicyProfile, load_profile
 from tests.contract.waiting import GATEWAY_UNROUTED, WAITING_ROUTES
 from tests.e2e.suite import Suite
 from tests.support.checks import problem, wait_until
@@ -56,6 +56,13 @@ ACCEPTANCE_DOCUMENTS = (
 
 # 409 codes of a service that has not yet had the project's events (retry later)
 LAGGING = {"project_unknown", "project_not_approved", "unit_unknown", "project_not_known"}
+
+
+def materials(profile: PolicyProfile) -> tuple[str, ...]:
+    """What a self-built project's application carries: the profile's materials, and the
+    party group's written consent where the profile requires it (xinzhou-transport:7)."""
+    consent = ("party_group_consent",) if profile.party_group_consent else ()
+    return profile.materials_for("self_build") + consent
 
 
 class Waiting(Exception):
@@ -295,7 +302,7 @@ class Walk:
             f"/api/v1/projects/{self.project}/submit", headers={**unit, **key()}
         )
         assert rules_of(problem(early, 422)), "submitted without materials"
-        for material in load_profile(self.profile).materials_for("self_build"):
+        for material in materials(load_profile(self.profile)):
             created(
                 await self.client.post(
                     f"/api/v1/projects/{self.project}/materials",
@@ -368,15 +375,13 @@ class Walk:
         )
 
     async def allocate(self) -> None:
-        async def known() -> bool:  # funding has the approved project from its events
-            return (
-                await self.client.get(
-                    f"/api/v1/funding/projects/{self.project}", headers=self.as_("finance")
-                )
-            ).status_code == 200
+        async def known() -> bool:  # funding has the approval from its events
+            answer = await self.client.get(
+                f"/api/v1/funding/projects/{self.project}", headers=self.as_("finance")
+            )
+            return answer.status_code == 200 and answer.json()["approved_total"] == "1000000.00"
 
-        await wait_until(known, 30, "funding knows the approved project")
-        assert Decimal((await self.funding())["approved_total"]) == Decimal("1000000.00")
+        await wait_until(known, 30, "funding knows the approved total")
         plan = created(
             await self.client.post(
                 "/api/v1/allocation-plans",
