@@ -22,8 +22,7 @@ from services.approval.app import ApprovalSettings, build_app
 from services.approval.consumers import consumers
 from shared.clock import FixedClock
 from tests.contract.consumers import matches
-from tests.support.apps import rolled_back_client, running_app
-from tests.support.databases import Databases
+from tests.support.apps import app_fixture, rolled_back_client
 from tests.support.events import deliver, upstream_event
 from tests.support.events import system_data as system_data  # the registry's event data
 from tests.support.events import unit_data as unit_data
@@ -38,15 +37,9 @@ def approval_settings(stack: Stack, url: str, **overrides: object) -> ApprovalSe
     return service_settings(ApprovalSettings, stack, url, **overrides)
 
 
-@pytest.fixture(scope="session")
-async def approval_app(
-    stack: Stack, databases: Databases, dev_keys: object
-) -> AsyncIterator[FastAPI]:
-    async with running_app(
-        "approval", build_app, ApprovalSettings, stack, databases, consumers_enabled=False
-    ) as app:
-        app.state.clock = FixedClock(NOW)
-        yield app
+approval_app = app_fixture(
+    "approval", build_app, ApprovalSettings, clock=FixedClock(NOW), consumers_enabled=False
+)
 
 
 @pytest.fixture

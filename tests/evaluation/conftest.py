@@ -26,8 +26,7 @@ from services.evaluation.models import events
 from shared.clock import FixedClock
 from shared.events import Event
 from shared.events.schemas import known_types
-from tests.support.apps import rolled_back_client, running_app
-from tests.support.databases import Databases
+from tests.support.apps import app_fixture, rolled_back_client
 from tests.support.events import deliver, unit_data, upstream_event
 from tests.support.events import project_data as approved_project_data
 from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
@@ -40,16 +39,9 @@ def evaluation_settings(stack: Stack, url: str, **overrides: object) -> Evaluati
     return service_settings(EvaluationSettings, stack, url, **overrides)
 
 
-@pytest.fixture(scope="session")
-async def evaluation_app(
-    stack: Stack, databases: Databases, dev_keys: object
-) -> AsyncIterator[FastAPI]:
-    # No consumers on the shared rolled-back connection: tests feed events to the
-    # handlers themselves.
-    async with running_app(
-        "evaluation", build_app, EvaluationSettings, stack, databases, consumers_enabled=False
-    ) as app:
-        yield app
+# No consumers on the shared rolled-back connection: tests feed events to the
+# handlers themselves.
+evaluation_app = app_fixture("evaluation", build_app, EvaluationSettings, consumers_enabled=False)
 
 
 @pytest.fixture

@@ -20,8 +20,7 @@ from services.filing.app import FilingSettings, build_app
 from services.filing.consumers import apply_project
 from shared.clock import SHANGHAI, FixedClock
 from shared.ids import new_id
-from tests.support.apps import rolled_back_client, running_app
-from tests.support.databases import Databases
+from tests.support.apps import app_fixture, rolled_back_client
 from tests.support.events import deliver, upstream_event
 from tests.support.events import project_data as project_data  # approval's event data
 from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
@@ -38,14 +37,7 @@ def at(day: date) -> FixedClock:
     return FixedClock(datetime(day.year, day.month, day.day, 10, tzinfo=SHANGHAI))
 
 
-@pytest.fixture(scope="session")
-async def filing_app(
-    stack: Stack, databases: Databases, dev_keys: object
-) -> AsyncIterator[FastAPI]:
-    async with running_app(
-        "filing", build_app, FilingSettings, stack, databases, deadline_scheduler_enabled=False
-    ) as app:
-        yield app
+filing_app = app_fixture("filing", build_app, FilingSettings, deadline_scheduler_enabled=False)
 
 
 @pytest.fixture

@@ -26,9 +26,8 @@ from shared.events.envelope import Event
 from shared.events.schemas import SCHEMA_DIR, validate_data
 from shared.ids import new_id
 from tests.contract.consumers import matches
-from tests.support.apps import rolled_back_client, running_app
+from tests.support.apps import app_fixture, rolled_back_client
 from tests.support.checks import assert_cloudevent
-from tests.support.databases import Databases
 from tests.support.events import deliver, project_data, upstream_event
 from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
 
@@ -40,14 +39,7 @@ def funding_settings(stack: Stack, url: str, **overrides: Any) -> FundingSetting
     return service_settings(FundingSettings, stack, url, **overrides)
 
 
-@pytest.fixture(scope="session")
-async def funding_app(
-    stack: Stack, databases: Databases, dev_keys: object
-) -> AsyncIterator[FastAPI]:
-    async with running_app(
-        "funding", build_app, FundingSettings, stack, databases, consumers_enabled=False
-    ) as app:
-        yield app
+funding_app = app_fixture("funding", build_app, FundingSettings, consumers_enabled=False)
 
 
 def check_envelope(envelope: dict[str, Any]) -> None:

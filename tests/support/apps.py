@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from shared.clock import Clock
 from shared.settings import GovitSettings
 from tests.support.checks import assert_cloudevent
 from tests.support.databases import Databases
@@ -37,6 +39,30 @@ async def running_app(
     app = build_app(settings)
     async with app.router.lifespan_context(app):
         yield app
+
+
+def app_fixture(
+    service: str,
+    build_app: Callable[[Any], FastAPI],
+    settings_class: type[GovitSettings],
+    *,
+    clock: Clock | None = None,
+    **overrides: Any,
+) -> Any:
+    """A session fixture yielding ``running_app(service, ...)``, its clock ``clock``
+    if given; a conftest names it: ``filing_app = app_fixture("filing", ...)``."""
+
+    async def fixture(
+        stack: Stack, databases: Databases, dev_keys: object
+    ) -> AsyncIterator[FastAPI]:
+        async with running_app(
+            service, build_app, settings_class, stack, databases, **overrides
+        ) as app:
+            if clock is not None:
+                app.state.clock = clock
+            yield app
+
+    return pytest.fixture(scope="session")(fixture)
 
 
 @asynccontextmanager
