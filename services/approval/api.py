@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from pydantic_core import to_json
 
 from services.approval import errors, service, views
 from services.approval.models import idempotency_keys
@@ -47,6 +46,7 @@ from shared.codes import (
     VALIDATION_FAILED,
 )
 from shared.idempotency import idempotent
+from shared.pagination import page_response
 from shared.route_errors import Raises
 from shared.routing import Authority, api_router
 from shared.spreadsheets import XLSX_MEDIA_TYPE, write_csv, write_xlsx
@@ -102,8 +102,7 @@ async def list_projects(
     rows, next_cursor = await service.list_projects(
         session, principal, query, query.limit, query.cursor
     )
-    page = {"items": [views.project_out(r) for r in rows], "next_cursor": next_cursor}
-    return Response(to_json(page), media_type="application/json")
+    return page_response([views.project_out(r) for r in rows], next_cursor)
 
 
 _EXPORT_FILE: dict[int | str, dict[str, Any]] = {

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic_core import to_json
 
 from services.evaluation import domain, errors, service, views
 from services.evaluation.models import idempotency_keys
@@ -51,6 +50,7 @@ from shared.codes import (
     VALIDATION_FAILED,
 )
 from shared.idempotency import idempotent
+from shared.pagination import page_response
 from shared.route_errors import Raises
 from shared.routing import Authority, Finance, api_router
 
@@ -80,13 +80,6 @@ class RectificationQuery(RectificationFilters):
 class AssessmentQuery(AssessmentFilters):
     limit: int = Query(50, ge=1, le=service.MAX_PAGE)
     cursor: str | None = Query(None, max_length=200)
-
-
-def _page(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
-    # Rows shaped once by views, serialised once (the response_model documents them).
-    return Response(
-        to_json({"items": items, "next_cursor": next_cursor}), media_type="application/json"
-    )
 
 
 # --- evaluations ------------------------------------------------------------------------
@@ -123,7 +116,7 @@ async def list_evaluations(
     rows, next_cursor = await service.list_evaluations(
         session, principal, query, query.limit, query.cursor
     )
-    return _page([views.evaluation_out(r) for r in rows], next_cursor)
+    return page_response([views.evaluation_out(r) for r in rows], next_cursor)
 
 
 @router.post(
@@ -286,7 +279,7 @@ async def list_rectifications(
     rows, next_cursor = await service.list_rectifications(
         session, principal, query, today, query.limit, query.cursor
     )
-    return _page([views.rectification_out(r, today) for r in rows], next_cursor)
+    return page_response([views.rectification_out(r, today) for r in rows], next_cursor)
 
 
 @router.get(
@@ -446,7 +439,7 @@ async def list_assessments(
     rows, next_cursor = await service.list_assessments(
         session, principal, query, query.limit, query.cursor
     )
-    return _page([views.assessment_out(r) for r in rows], next_cursor)
+    return page_response([views.assessment_out(r) for r in rows], next_cursor)
 
 
 @router.get(

@@ -47,6 +47,11 @@ _CALENDAR = {
 _raises = Raises(VALIDATION_FAILED)
 
 
+def _json(answer: object, status_code: int = 200) -> Response:
+    # Shaped by the service once, serialised once (the response_model documents it).
+    return Response(to_json(answer), status_code=status_code, media_type="application/json")
+
+
 def _settings_notice(request: Request) -> int:
     workdays: int = request.app.state.settings.public_notice_workdays
     return workdays
@@ -81,7 +86,7 @@ async def project_money(
     project_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, clock: RequestClock
 ) -> Response:
     view = await service.money_view(session, principal, project_id, clock.today())
-    return Response(to_json(view), media_type="application/json")
+    return _json(view)
 
 
 @router.get(
@@ -114,7 +119,7 @@ async def what_if(
         if day is not None and not 2000 <= day.year <= 2100:
             raise errors.DATE_OUT_OF_RANGE.error(f"{day} is outside 2000-2100")
     answer = await service.what_if(session, principal, project_id, scenario, base, clock.today())
-    return Response(to_json(answer), media_type="application/json")
+    return _json(answer)
 
 
 # --- allocation plans --------------------------------------------------------------------------
@@ -152,7 +157,7 @@ async def create_plan(
         now=clock.now(),
         today=clock.today(),
     )
-    return Response(to_json(plan), status_code=201, media_type="application/json")
+    return _json(plan, status_code=201)
 
 
 # --- disbursements and returns -------------------------------------------------------------------
@@ -174,7 +179,7 @@ async def disburse(
     body: DisbursementCreate, session: DbSession, principal: Finance, clock: RequestClock
 ) -> Response:
     made = await service.disburse(session, principal, body, clock.now(), clock.today())
-    return Response(to_json(made), status_code=201, media_type="application/json")
+    return _json(made, status_code=201)
 
 
 @router.get("/disbursements", response_model=MovementPage, responses=_raises())
@@ -186,7 +191,7 @@ async def list_disbursements(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
     page = await service.list_movements(session, principal, project_id, limit, cursor)
-    return Response(to_json(page), media_type="application/json")
+    return _json(page)
 
 
 @router.post(
@@ -202,7 +207,7 @@ async def return_surplus(
     body: ReturnCreate, session: DbSession, principal: Finance, clock: RequestClock
 ) -> Response:
     made = await service.return_surplus(session, principal, body, clock.now())
-    return Response(to_json(made), status_code=201, media_type="application/json")
+    return _json(made, status_code=201)
 
 
 # --- the public-notice setting ----------------------------------------------------------------
