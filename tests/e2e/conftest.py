@@ -22,7 +22,12 @@ def running_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The e2e steps' times, slowest first (the note reports the slowest)."""
     from tests.e2e.lifecycle import TIMINGS
+    from tests.e2e.test_faults import FAULTS
 
+    if FAULTS:
+        terminalreporter.write_sep("-", "e2e fault run")
+        for what, value in FAULTS.items():
+            terminalreporter.write_line(f"{value!s:>7}  {what}")
     if TIMINGS:
         terminalreporter.write_sep("-", "e2e steps, slowest first")
         for name, seconds in sorted(TIMINGS.items(), key=lambda kv: -kv[1])[:8]:
