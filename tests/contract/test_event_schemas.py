@@ -138,3 +138,21 @@ def test_an_unknown_event_type_is_refused() -> None:
     with pytest.raises(GovitError) as refused:
         validate_data("govit.registry.system.vanished", {})
     assert refused.value.code == "event_type_unknown"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_publishing_service_checks_its_own_outbox_rows(service: str) -> None:
+    """Each producer's own route tests run through ``rolled_back_client``, which checks
+    every outbox row they wrote against its schema (``assert_cloudevent``); the e2e
+    suite checks every row the real flows wrote (tests/e2e/test_lifecycle.py)."""
+    from shared.settings import REPO_ROOT
+
+    tests = REPO_ROOT / "tests" / service
+    assert schemas_of(service), f"{service} publishes no event"
+    users = [
+        p.name
+        for p in tests.glob("*.py")
+        if "rolled_back_client" in p.read_text(encoding="utf-8")
+        or "assert_cloudevent" in p.read_text(encoding="utf-8")
+    ]
+    assert users, f"tests/{service} never checks the outbox rows its use cases write"
