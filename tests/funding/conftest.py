@@ -28,7 +28,7 @@ from shared.ids import new_id
 from tests.contract.consumers import matches
 from tests.support.apps import app_fixture, rolled_back_client
 from tests.support.checks import assert_cloudevent
-from tests.support.events import deliver, project_data, upstream_event
+from tests.support.events import deliver, project_data, system_data, upstream_event
 from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
 
 SOURCE = "/govit/funding"
@@ -134,26 +134,10 @@ class Project:
         return event("govit.approval.project.status_changed", data, at)
 
     def system(self, version: int = 1, at: datetime | None = None, **facts: bool) -> Event:
-        values = {"catalogued": True, "data_shared": True, "on_cloud": True, "secure": True}
-        values |= facts
-        data: dict[str, Any] = {
-            "id": str(self.system_id),
-            "org": str(self.org),
-            "jurisdiction": self.jurisdiction,
-            "name": "政务数据共享交换系统",
-            "status": "operating",
-            "network": "extranet",
-            "cloud": "on_cloud" if values["on_cloud"] else "not_migrated",
-            "cloud_exempt_reason": None,
-            "private_network_approval": None,
-            "sharing_connected": values["data_shared"],
-            "mlps_level": 3,
-            "crypto_assessed": values["secure"],
-            "asset_registered": True,
-            "resource_count": 2,
-            "facts": values,
-            "version": version,
-        }
+        data = system_data(
+            self.system_id, self.org, self.jurisdiction, version=version, facts=facts
+        )
+        data["name"] = "政务数据共享交换系统"
         type_ = "govit.registry.system.registered"
         if version > 1:
             type_, data = "govit.registry.system.updated", data | {"changed": ["facts"]}

@@ -106,8 +106,13 @@ def system_data(
     version: int = 1,
     status: str = "operating",
     resource_count: int = 2,
+    facts: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
-    """The data of ``govit.registry.system.registered`` (``.updated`` adds ``changed``)."""
+    """The data of ``govit.registry.system.registered`` (``.updated`` adds ``changed``):
+    a system with every fact true (``catalogued`` while not retired) but ``facts``, and
+    the fields that give each fact as the registry derives it."""
+    values = {"catalogued": status != "retired", "data_shared": True, "on_cloud": True}
+    values |= {"secure": True, **(facts or {})}
     return {
         "id": str(system_id),
         "org": str(org),
@@ -115,19 +120,14 @@ def system_data(
         "name": "智慧水务平台",
         "status": status,
         "network": "extranet",
-        "cloud": "on_cloud",
+        "cloud": "on_cloud" if values["on_cloud"] else "not_migrated",
         "cloud_exempt_reason": None,
         "private_network_approval": None,
-        "sharing_connected": True,
+        "sharing_connected": values["data_shared"],
         "mlps_level": 3,
-        "crypto_assessed": True,
+        "crypto_assessed": values["secure"],
         "asset_registered": True,
         "resource_count": resource_count,
-        "facts": {
-            "catalogued": status != "retired",
-            "data_shared": True,
-            "on_cloud": True,
-            "secure": True,
-        },
+        "facts": values,
         "version": version,
     }
