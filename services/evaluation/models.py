@@ -36,6 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
 from shared.events import event_tables
+from shared.events.columns import project_columns
 from shared.events.publisher import Publisher
 from shared.idempotency import idempotency_table
 from shared.revisions import revision_table
@@ -55,14 +56,7 @@ idempotency_keys = idempotency_table(Base.metadata)
 projects = Table(
     "projects",
     Base.metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("org", Uuid, nullable=False),
-    Column("co_orgs", ARRAY(Uuid), nullable=False, server_default="{}"),
-    Column("jurisdiction", Text, nullable=False),
-    Column("profile", Text, nullable=False),
-    Column("profile_version", Text, nullable=False),
-    Column("name", Text, nullable=False),
-    Column("status", Text, nullable=False),
+    *project_columns(),
     Column("version", Integer, nullable=False),
 )
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase
 from shared.auth import Ownership
 from shared.db import Money, new_metadata
 from shared.events import event_tables
+from shared.events.columns import project_columns
 from shared.events.publisher import Publisher
 from shared.idempotency import idempotency_table
 
@@ -63,14 +64,7 @@ def _event_columns() -> list[Column[object]]:
 projects = Table(
     "projects",
     metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("org", Uuid, nullable=False),
-    Column("co_orgs", ARRAY(Uuid), nullable=False, server_default="{}"),
-    Column("jurisdiction", Text, nullable=False),
-    Column("profile", Text, nullable=False),
-    Column("profile_version", Text, nullable=False),
-    Column("name", Text, nullable=False),
-    Column("status", Text, nullable=False),
+    *project_columns(),
     Column("approved_total", Money, nullable=True),
     Column("approved_annual_budgets", JSONB, nullable=False),  # [{year, amount}]
     Column("system_ids", ARRAY(Uuid), nullable=False, server_default="{}"),
