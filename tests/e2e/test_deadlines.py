@@ -7,10 +7,12 @@ SUGGESTED ``acceptance_delayed`` order (never silently an open one), the authori
 confirms and escalates it: funding closes both gates and approval suspends the
 project. Resolving the order reopens the gates and the project goes on.
 
-The acceptance report's own 7-working-day deadline (jincheng:21) cannot be driven
-this way yet: it opens with an acceptance result, and the gateway does not route
-``/api/v1/acceptances`` (tests/contract/waiting.GATEWAY_UNROUTED). The acceptance
-application's deadline (the planned completion date) is the same chain.
+The acceptance report's own 7-working-day deadline (jincheng:21) cannot be missed
+this way yet: its obligation opens with an acceptance result, and the gateway does
+not route ``/api/v1/acceptances`` (tests/contract/waiting.GATEWAY_UNROUTED); the
+acceptance application's deadline (the planned completion date) drives the same
+chain. The 7 working days are checked at the end instead: a report filed 30 days
+after the acceptance is due 7 working days after it (the calendar's answer) and late.
 """
 
 from __future__ import annotations
@@ -120,3 +122,28 @@ async def test_jincheng_missed_deadline_suggests_escalation_closes_resolution_re
 
     await wait_until(reopened, 30, "the gate reopens and the project goes on")
     created(await walk.disburse("construction", "10000.00"))
+
+    # Accepted 30 days ago, reported today: jincheng:21's 7 working days are long past.
+    accepted_on = walk.today - timedelta(days=30)
+    due = ok(
+        await gateway.get(
+            f"/api/v1/calendar/workdays?start={accepted_on.isoformat()}&days=7", headers=authority
+        )
+    )["due_on"]
+    late = await walk.created_once_known(
+        "/api/v1/filings",
+        {
+            "project_id": walk.project,
+            "type": "acceptance",
+            "event_date": accepted_on.isoformat(),
+            "documents": [
+                {"type": "construction_summary", "title": "竣工总结.pdf", "sha256": "e" * 64}
+            ],
+            "passed": True,
+            "trial_run_started_on": None,
+            "catalogue_joined": True,
+            "secure_controllable": True,
+        },
+        walk.as_("unit"),
+    )
+    assert (late["due_on"], late["on_time"]) == (due, False), late
