@@ -765,7 +765,11 @@ def gateway_url() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.local.demo", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.local.demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--url", default=gateway_url(), help="the gateway (default: %(default)s)")
     args = parser.parse_args(argv)
     settings = GovitSettings()
