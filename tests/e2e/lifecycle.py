@@ -420,6 +420,26 @@ class Walk:
             )
         )
         assert plan["status"] == "effective", plan
+        notice = load_profile(self.profile).allocation_public_notice
+        if notice is not None:  # xiangfen:14, jincheng:11: published today, not yet in force
+            pending = created(
+                await self.client.post(
+                    "/api/v1/allocation-plans",
+                    json={
+                        "year": self.year,
+                        "items": [
+                            {
+                                "project_id": self.project,
+                                "category": "construction",
+                                "amount": "10000.00",
+                            }
+                        ],
+                    },
+                    headers={**self.as_("finance"), **key()},
+                )
+            )
+            assert pending["status"] == "in_notice", pending
+            assert pending["effective_on"] > self.today.isoformat(), pending
 
     async def file(self, type_: str, **extra: object) -> dict[str, Any]:
         """A filing by the unit, once filing has the approved project from its events."""
@@ -483,6 +503,18 @@ class Walk:
             return bool((await self.funding())["gates"]["construction"]["open"])
 
         await wait_until(opened, 30, "the construction gate opens")
+        for role in ("unit", "authority", "auditor", "reviewer"):  # finance alone pays
+            refused = await self.client.post(
+                "/api/v1/disbursements",
+                json={
+                    "project_id": self.project,
+                    "category": "construction",
+                    "amount": "1.00",
+                    "year": self.year,
+                },
+                headers={**self.as_(role), **key()},
+            )
+            assert refused.status_code in (403, 404), (role, refused.text)
         made = created(await self.disburse("construction", "500000.00"))
         assert made["status"] == "disbursed"
         problem(await self.disburse("construction", "200000.00"), 409)  # over the allocation
