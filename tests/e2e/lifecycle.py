@@ -148,7 +148,7 @@ class Walk:
             )
             await self.step("acceptance passed and filed", "filing", self.accept)
             await self.step("evaluation result", "evaluation", self.evaluate)
-            await self.step("off the cloud refused", "funding", self.off_the_cloud_refused)
+            await self.step("system lapses refused", "funding", self.system_gates_refused)
             await self.step("operations disbursed", "funding", self.disburse_operations)
         except Waiting:
             return
@@ -604,21 +604,31 @@ class Walk:
         )
         assert evaluation["failing"] is False, evaluation
 
-    async def off_the_cloud_refused(self) -> None:
-        """xinzhou-transport:10: operations money waits while a system is off the cloud."""
-        if self.profile != "xinzhou-transport":
-            return
+    async def system_gates_refused(self) -> None:
+        """Operations money waits while a system stops sharing its data (linfen-water:11,
+        xiangfen:11, xinzhou-transport:10, jincheng:9; leshan:33 only from the next
+        budget year) or, under xinzhou-transport:10, leaves the government cloud."""
+        gates = {g.fact: g for g in load_profile(self.profile).gates("operations")}
+        lapses = []
+        if "data_shared" in gates and gates["data_shared"].timing == "immediate":
+            lapses.append(
+                ({"sharing_connected": False}, {"sharing_connected": True}, "data_shared")
+            )
+        if "cloud_migrated" in gates:
+            lapses.append(({"cloud": "migrating"}, {"cloud": "on_cloud"}, "cloud_migrated"))
         unit, system = self.as_("unit"), f"/api/v1/systems/{self.systems[0]}"
-        ok(await self.client.patch(system, json={"cloud": "migrating"}, headers=unit))
+        for lapse, back, fact in lapses:
+            rule = gates[fact].rule
+            ok(await self.client.patch(system, json=lapse, headers=unit))
 
-        async def gate_closed() -> bool:  # funding has the system's update
-            gate = (await self.funding())["gates"]["operations"]
-            return not gate["open"] and "xinzhou-transport:10" in rules_of(gate)
+            async def gate_closed(rule: str = rule) -> bool:  # funding has the update
+                gate = (await self.funding())["gates"]["operations"]
+                return not gate["open"] and rule in rules_of(gate)
 
-        await wait_until(gate_closed, 30, "the operations gate closes (xinzhou-transport:10)")
-        refused = problem(await self.disburse("operations", "50000.00"), 409)
-        assert "xinzhou-transport:10" in rules_of(refused), refused
-        ok(await self.client.patch(system, json={"cloud": "on_cloud"}, headers=unit))
+            await wait_until(gate_closed, 30, f"the operations gate closes ({rule})")
+            refused = problem(await self.disburse("operations", "50000.00"), 409)
+            assert rule in rules_of(refused), refused
+            ok(await self.client.patch(system, json=back, headers=unit))
 
     async def disburse_operations(self) -> None:
         async def opened() -> bool:
