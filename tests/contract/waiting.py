@@ -23,12 +23,6 @@ from functools import cache
 from deploy.local.stack import SERVICES
 from shared.events.schemas import known_types
 
-ISSUES = {
-    "approval": "issue 18: projects, opinions, decisions, changes (being built)",
-    "filing": "issue 19: filings, obligations, acceptances, calendar (being built)",
-    "funding": "issue 20: gates, allocation plans, disbursements (being built)",
-    "evaluation": "issue 21: evaluations, rectifications, assessments (being built)",
-}
 # service -> why the suites wait for it (remove the entry once it has landed)
 WAITING_SCHEMAS: dict[str, str] = {}
 WAITING_ROUTES: dict[str, str] = {}

@@ -1,18 +1,14 @@
-"""jincheng: a missed deadline through the whole chain, through the gateway only.
+"""jincheng: the 7-working-day acceptance report missed, through the gateway only.
 
-A jincheng project whose construction period ended 60 days ago is approved, filed
-and paid; its acceptance is never applied for. Filing's scheduler reports the
-missed obligation (``govit.filing.deadline.missed``), evaluation turns it into a
-SUGGESTED ``acceptance_delayed`` order (never silently an open one), the authority
-confirms and escalates it: funding closes both gates and approval suspends the
-project. Resolving the order reopens the gates and the project goes on.
-
-The acceptance report's own 7-working-day deadline (jincheng:21) cannot be missed
-this way yet: its obligation opens with an acceptance result, and the gateway does
-not route ``/api/v1/acceptances`` (tests/contract/waiting.GATEWAY_UNROUTED); the
-acceptance application's deadline (the planned completion date) drives the same
-chain. The 7 working days are checked at the end instead: a report filed 30 days
-after the acceptance is due 7 working days after it (the calendar's answer) and late.
+A jincheng project is approved, filed and paid; its acceptance passed 30 days ago
+(``accepted_on`` back-dated: the clock shifted by a month) and no report was filed
+within jincheng:21's 7 working days. Filing's scheduler reports the missed
+obligation (``govit.filing.deadline.missed``), evaluation turns it into a SUGGESTED
+``acceptance_delayed`` order (never silently an open one), the authority confirms
+and escalates it: funding closes both gates and approval suspends the project.
+Resolving the order lifts the suspension; the late report (due 7 working days after
+the acceptance, the calendar says when, and not on time) opens the gates and the
+operations money flows.
 """
 
 from __future__ import annotations
@@ -35,11 +31,10 @@ async def gateway(running_suite: Suite) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def test_jincheng_missed_deadline_suggests_escalation_closes_resolution_reopens(
+async def test_jincheng_missed_acceptance_report_suggests_escalation_closes_resolution_reopens(
     running_suite: Suite, gateway: httpx.AsyncClient
 ) -> None:
     walk = Walk(running_suite, gateway, "jincheng", unit_name="晋城市城市管理局")
-    walk.planned_completion_on = walk.today - timedelta(days=60)
     for step in (
         walk.register_unit,
         walk.catalogue,
@@ -53,7 +48,28 @@ async def test_jincheng_missed_deadline_suggests_escalation_closes_resolution_re
         walk.disburse_construction,
     ):
         await step()
-    authority = walk.as_("authority")
+    authority, unit = walk.as_("authority"), walk.as_("unit")
+
+    accepted_on = walk.today - timedelta(days=30)
+    due = ok(
+        await gateway.get(
+            f"/api/v1/calendar/workdays?start={accepted_on.isoformat()}&days=7", headers=authority
+        )
+    )["due_on"]
+    result = created(
+        await gateway.post(
+            "/api/v1/acceptances",
+            json={
+                "project_id": walk.project,
+                "accepted_on": accepted_on.isoformat(),
+                "passed": True,
+                "opinion": "验收合格，请按期报送验收报告",
+            },
+            headers={**authority, **key()},
+        )
+    )
+    obligation = result["obligation"]
+    assert (obligation["type"], obligation["due_on"]) == ("acceptance_report", due), result
 
     overdue: list[dict[str, Any]] = []
 
@@ -62,9 +78,8 @@ async def test_jincheng_missed_deadline_suggests_escalation_closes_resolution_re
         overdue[:] = [o for o in listed["items"] if o["project_id"] == walk.project]
         return bool(overdue)
 
-    await wait_until(missed, 30, "filing lists the missed acceptance application")
-    assert overdue[0]["type"] == "acceptance_application", overdue
-    assert overdue[0]["rule"], overdue  # no jincheng article: filing:planned-completion
+    await wait_until(missed, 30, "filing lists the missed acceptance report")
+    assert [(o["type"], o["rule"]) for o in overdue] == [("acceptance_report", "jincheng:21")]
 
     orders: list[dict[str, Any]] = []
 
@@ -83,9 +98,11 @@ async def test_jincheng_missed_deadline_suggests_escalation_closes_resolution_re
     assert order["rule"].startswith("jincheng:"), order
 
     base = f"/api/v1/rectifications/{order['id']}"
-    due = (walk.today + timedelta(days=30)).isoformat()
+    until = (walk.today + timedelta(days=30)).isoformat()
     confirmed = ok(
-        await gateway.post(f"{base}/confirm", json={"due_on": due}, headers={**authority, **key()})
+        await gateway.post(
+            f"{base}/confirm", json={"due_on": until}, headers={**authority, **key()}
+        )
     )
     assert confirmed["status"] == "open", confirmed
     escalated = ok(
@@ -95,15 +112,16 @@ async def test_jincheng_missed_deadline_suggests_escalation_closes_resolution_re
     )
     assert escalated["status"] == "escalated", escalated
 
+    async def status() -> str:
+        project = ok(await gateway.get(f"/api/v1/projects/{walk.project}", headers=unit))
+        return str(project["status"])
+
     async def closed_and_suspended() -> bool:
         gates = (await walk.funding())["gates"]
-        project = ok(
-            await gateway.get(f"/api/v1/projects/{walk.project}", headers=walk.as_("unit"))
-        )
         return (
             not gates["construction"]["open"]
             and not gates["operations"]["open"]
-            and project["status"] == "suspended"
+            and await status() == "suspended"
         )
 
     await wait_until(closed_and_suspended, 30, "gates closed and the project suspended")
@@ -113,23 +131,11 @@ async def test_jincheng_missed_deadline_suggests_escalation_closes_resolution_re
     resolved = ok(await gateway.post(f"{base}/resolve", json={}, headers={**authority, **key()}))
     assert resolved["status"] == "resolved", resolved
 
-    async def reopened() -> bool:
-        gates = (await walk.funding())["gates"]
-        project = ok(
-            await gateway.get(f"/api/v1/projects/{walk.project}", headers=walk.as_("unit"))
-        )
-        return bool(gates["construction"]["open"]) and project["status"] == "in_construction"
+    async def resumed() -> bool:
+        return await status() == "accepted"
 
-    await wait_until(reopened, 30, "the gate reopens and the project goes on")
-    created(await walk.disburse("construction", "10000.00"))
+    await wait_until(resumed, 30, "the suspension is lifted")
 
-    # Accepted 30 days ago, reported today: jincheng:21's 7 working days are long past.
-    accepted_on = walk.today - timedelta(days=30)
-    due = ok(
-        await gateway.get(
-            f"/api/v1/calendar/workdays?start={accepted_on.isoformat()}&days=7", headers=authority
-        )
-    )["due_on"]
     late = await walk.created_once_known(
         "/api/v1/filings",
         {
@@ -144,6 +150,13 @@ async def test_jincheng_missed_deadline_suggests_escalation_closes_resolution_re
             "catalogue_joined": True,
             "secure_controllable": True,
         },
-        walk.as_("unit"),
+        unit,
     )
     assert (late["due_on"], late["on_time"]) == (due, False), late
+
+    async def reopened() -> bool:
+        gates = (await walk.funding())["gates"]
+        return bool(gates["operations"]["open"]) and await status() == "in_operation"
+
+    await wait_until(reopened, 30, "the gates reopen and the project is in operation")
+    created(await walk.disburse("operations", "10000.00"))
