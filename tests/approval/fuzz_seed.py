@@ -11,51 +11,29 @@ import httpx
 from fastapi import FastAPI
 
 from services.approval.consumers import consumers
-from shared.events.envelope import new_event
 from tests.fuzz.seeds import JURISDICTION, Seeded
+from tests.support.apps import app_of, created_id
+from tests.support.events import deliver, system_data, unit_data, upstream_event
 from tests.support.fixtures import TokenFactory, auth
 
 SHA = "0" * 64
 
 
 async def _feed(app: FastAPI, type_: str, data: dict[str, object]) -> None:
-    event = new_event(
-        type_, source="/govit/registry", data=data, time=datetime.now(UTC), subject=str(data["id"])
-    )
+    event = upstream_event(type_, data, time=datetime.now(UTC))
     for consumer in consumers(app):
         if consumer.subject.rsplit(".", 1)[0] == type_.rsplit(".", 1)[0]:
-            async with app.state.db.transaction() as session:
-                await consumer.handle_once(session, event)
-
-
-def _system(system: uuid.UUID, org: uuid.UUID) -> dict[str, object]:
-    return {
-        "id": str(system),
-        "org": str(org),
-        "jurisdiction": JURISDICTION,
-        "name": "水资源监测预警系统",
-        "status": "operating",
-        "network": "extranet",
-        "cloud": "on_cloud",
-        "cloud_exempt_reason": None,
-        "private_network_approval": None,
-        "sharing_connected": True,
-        "mlps_level": 2,
-        "crypto_assessed": True,
-        "asset_registered": True,
-        "resource_count": 1,
-        "facts": {"catalogued": True, "data_shared": True, "on_cloud": True, "secure": True},
-        "version": 1,
-    }
+            await deliver(app, consumer.handle_once, event)
 
 
 async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
-    app: FastAPI = client._transport.app  # type: ignore[attr-defined]  # the seeding app
+    app = app_of(client)
     unit, co, system = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     for ident, name in ((unit, "临汾市水利局信息中心"), (co, "临汾市水文水资源勘测站")):
-        data = {"id": str(ident), "name": name, "jurisdiction": JURISDICTION, "parent": None}
-        await _feed(app, "govit.registry.unit.registered", data)
-    await _feed(app, "govit.registry.system.registered", _system(system, unit))
+        await _feed(app, "govit.registry.unit.registered", unit_data(ident, JURISDICTION, name))
+    system_registered = system_data(system, unit, JURISDICTION, resource_count=1)
+    system_registered |= {"name": "水资源监测预警系统", "mlps_level": 2}
+    await _feed(app, "govit.registry.system.registered", system_registered)
     owner = auth(token(roles=["unit"], org=unit, jurisdiction=JURISDICTION))
     authority = auth(token(roles=["authority"], jurisdiction=JURISDICTION))
     year = datetime.now(UTC).year
@@ -71,9 +49,7 @@ async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
     }
 
     async def project(stage: str) -> str:
-        response = await client.post("/api/v1/projects", json=body, headers=owner)
-        assert response.status_code == 201, response.text
-        ident: str = response.json()["id"]
+        ident = created_id(await client.post("/api/v1/projects", json=body, headers=owner))
         if stage == "draft":
             return ident
         for material in (

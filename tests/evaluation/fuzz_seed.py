@@ -8,25 +8,16 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from fastapi import FastAPI
 
 from services.evaluation import consumers
 from tests.evaluation.conftest import SCORES, event, feed, project_data
 from tests.fuzz.seeds import JURISDICTION, Seeded
+from tests.support.apps import app_of, created_id
 from tests.support.fixtures import TokenFactory, auth
 
 
-async def _created(response: httpx.Response) -> str:
-    assert response.status_code == 201, response.text
-    ident: str = response.json()["id"]
-    return ident
-
-
 async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    app = transport.app
-    assert isinstance(app, FastAPI)
+    app = app_of(client)
     units = [uuid.uuid4(), uuid.uuid4()]
     for n, unit in enumerate(units):
         data = {"id": str(unit), "name": f"临汾市水利局{n}", "jurisdiction": JURISDICTION}
@@ -42,7 +33,7 @@ async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
     pid = project["id"]
 
     evaluations = [
-        await _created(
+        created_id(
             await client.post(
                 "/api/v1/evaluations",
                 json={
@@ -54,7 +45,7 @@ async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
                 headers=authority,
             )
         ),
-        await _created(
+        created_id(
             await client.post(
                 "/api/v1/evaluations",
                 json={"project_id": pid, "kind": "self", "method": "document_review", "year": 2025},
@@ -63,7 +54,7 @@ async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
         ),
     ]
     partial = {k: v for k, v in SCORES.items() if k != "user_satisfaction"}
-    pending = await _created(
+    pending = created_id(
         await client.post(
             "/api/v1/evaluations",
             json={
@@ -82,7 +73,7 @@ async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
     assert response.status_code == 201, response.text
     evaluations.append(pending)
 
-    order = await _created(
+    order = created_id(
         await client.post(
             "/api/v1/rectifications",
             json={"project_id": pid, "reason": "built_against_approval", "due_on": "2030-12-31"},
@@ -104,7 +95,7 @@ async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
     await feed(app, consumers.suggest_rectification, event("govit.filing.deadline.missed", missed))
     listed = await client.get("/api/v1/rectifications?status=suggested", headers=authority)
     orders = [order, *(o["id"] for o in listed.json()["items"])]
-    assessment = await _created(
+    assessment = created_id(
         await client.post(
             "/api/v1/assessments",
             json={"org": str(units[0]), "year": 2025, "score": 88},

@@ -7,24 +7,15 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from fastapi import FastAPI
 
 from tests.filing.conftest import docs, project_data, publish_project
 from tests.fuzz.seeds import JURISDICTION, Seeded
+from tests.support.apps import app_of, created_id
 from tests.support.fixtures import TokenFactory, auth
 
 
-async def _created(response: httpx.Response) -> str:
-    assert response.status_code == 201, response.text
-    ident: str = response.json()["id"]
-    return ident
-
-
 async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    app = transport.app
-    assert isinstance(app, FastAPI)
+    app = app_of(client)
     unit = uuid.uuid4()
     project = project_data(unit, JURISDICTION, planned_completion_on="2026-06-30")
     await publish_project(app, project)
@@ -32,14 +23,14 @@ async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
     owner = auth(token(roles=["unit"], org=unit, jurisdiction=JURISDICTION))
     authority = auth(token(roles=["authority"], jurisdiction=JURISDICTION))
     base = {"project_id": pid, "event_date": "2026-09-30", "filed_on": "2026-10-09"}
-    contract = await _created(
+    contract = created_id(
         await client.post(
             "/api/v1/filings",
             json={**base, "type": "contract", "documents": docs("contract")},
             headers=owner,
         )
     )
-    delay = await _created(
+    delay = created_id(
         await client.post(
             "/api/v1/filings",
             json={
@@ -52,7 +43,7 @@ async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
             headers=owner,
         )
     )
-    acceptance = await _created(
+    acceptance = created_id(
         await client.post(
             "/api/v1/acceptances",
             json={"project_id": pid, "accepted_on": "2026-11-02", "passed": True},

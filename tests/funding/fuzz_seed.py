@@ -5,7 +5,6 @@ effective allocation and one disbursement, so generated requests reach past 404.
 from __future__ import annotations
 
 import httpx
-from fastapi import FastAPI
 
 from shared.clock import FixedClock
 from tests.funding.conftest import (
@@ -18,11 +17,12 @@ from tests.funding.conftest import (
     new_project,
 )
 from tests.fuzz.seeds import JURISDICTION, Seeded
+from tests.support.apps import app_of
 from tests.support.fixtures import TokenFactory, auth
 
 
 async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
-    app: FastAPI = client._transport.app  # type: ignore[attr-defined]  # the seeding app
+    app = app_of(client)
     app.state.clock = FixedClock(NOW)
     project = new_project(JURISDICTION)
     await feed(app, *everything_filed(project))
