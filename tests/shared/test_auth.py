@@ -235,24 +235,26 @@ async def test_random_garbage_and_mutations_never_escape_as_anything_but_401(
         await refusal(verifier, valid[:i] + flipped + valid[i + 1 :])
 
 
+# Payloads are built when the test runs, not at collection: a claim set made at
+# collection expires (exp = now + 600 s) before a long suite reaches the test.
 @pytest.mark.parametrize(
     "payload",
     [
-        b"[]",
-        b"not json",
-        b'"a string"',
-        json.dumps(claims(exp="soon")).encode(),
-        json.dumps(claims(exp=1e400)).encode(),
-        json.dumps(claims(nbf="NaN")).encode(),
-        json.dumps(claims(iat="yesterday")).encode(),
-        json.dumps(claims(aud=7)).encode(),
-        json.dumps(claims(iss=["x"])).encode(),
+        lambda: b"[]",
+        lambda: b"not json",
+        lambda: b'"a string"',
+        lambda: json.dumps(claims(exp="soon")).encode(),
+        lambda: json.dumps(claims(exp=1e400)).encode(),
+        lambda: json.dumps(claims(nbf="NaN")).encode(),
+        lambda: json.dumps(claims(iat="yesterday")).encode(),
+        lambda: json.dumps(claims(aud=7)).encode(),
+        lambda: json.dumps(claims(iss=["x"])).encode(),
     ],
 )
 async def test_a_validly_signed_nonsensical_payload_is_refused(
-    keys: DevKeys, verifier: TokenVerifier, payload: bytes
+    keys: DevKeys, verifier: TokenVerifier, payload: Callable[[], bytes]
 ) -> None:
-    assert await refusal(verifier, sign(keys, payload)) in {
+    assert await refusal(verifier, sign(keys, payload())) in {
         "token_malformed",
         "token_claims_invalid",
         "token_audience_invalid",
