@@ -142,8 +142,25 @@ async def driver_connection(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
-# Errors after which a pooled connection is not to be used again.
-_BROKEN = (asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError, OSError)
+def _still_usable(error: BaseException, driver: Any) -> bool:
+    """Whether a connection whose statement raised ``error`` can serve the next one.
+
+    Only an error PostgreSQL answered about the statement itself (a bad value, say)
+    leaves the connection as it was. A connection that was shut down (a restart, a
+    killed backend: the error may arrive before the socket closes), broken, or left
+    mid-statement by a cancelled request is dropped from the pool instead.
+    """
+    return (
+        isinstance(error, asyncpg.PostgresError)
+        and not isinstance(error, _SHUT_DOWN)
+        and not driver.is_closed()
+    )
+
+
+_SHUT_DOWN = (
+    asyncpg.exceptions.OperatorInterventionError,  # 57: admin shutdown, crash shutdown
+    asyncpg.exceptions.PostgresConnectionError,  # 08: connection exceptions
+)
 
 
 async def fetch(
@@ -176,8 +193,8 @@ async def fetch(
         driver: Any = pooled.driver_connection
         try:
             rows = await driver.fetch(compiled.sql, *args)
-        except Exception as exc:
-            if isinstance(exc, _BROKEN) or driver.is_closed():  # never handed out again
+        except BaseException as exc:
+            if not _still_usable(exc, driver):  # never handed out again
                 await greenlet_spawn(pooled.invalidate, exc)
             raise
         finally:

@@ -36,6 +36,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -43,6 +44,7 @@ from shared.db import fast
 from shared.db.session import Database, asyncpg_dsn, custom_plans
 from shared.pagination import json_bytes, page_response, query_model, query_parameters
 from shared.problems import install_problem_handlers
+from tests.support.checks import wait_until
 from tests.support.databases import Databases
 
 metadata = MetaData()
@@ -165,11 +167,50 @@ async def test_a_pooled_connection_that_died_fails_one_read_only(databases: Data
             await admin.execute("SELECT pg_terminate_backend($1)", pid)
         finally:
             await admin.close()
-        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+        # The error depends on when asyncpg hears of the shutdown: PostgreSQL's notice
+        # (57P01), a closed connection, or its protocol caught mid-way.
+        died = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+        with pytest.raises((*died, OSError)):
             async with database.reading() as session:
                 await fast.fetch(session, backend)
         async with database.reading() as session:  # a new connection, at once
             assert (await fast.fetch(session, backend))[0]["pid"] != pid
+    finally:
+        await database.dispose()
+
+
+async def test_a_statement_s_own_error_keeps_the_connection_a_cancelled_one_drops_it(
+    databases: Databases,
+) -> None:
+    database = Database(await databases.create(), pool_size=1)
+    backend = select(func.pg_backend_pid().label("pid"))
+
+    async def read(statement: Any) -> Any:
+        async with database.reading() as session:
+            return (await fast.fetch(session, statement))[0][0]
+
+    try:
+        pid = await read(backend)
+        with pytest.raises(asyncpg.DataError):  # not an integer: PostgreSQL's answer
+            await read(select(type_coerce(func.int4(literal("x")), Integer)))
+        assert await read(backend) == pid  # the same connection serves on
+        admin = await asyncpg.connect(asyncpg_dsn(database.url))
+        try:
+            slow = asyncio.create_task(read(select(func.pg_sleep(30))))
+
+            async def sleeping() -> bool:
+                state = await admin.fetchval(
+                    "SELECT state FROM pg_stat_activity WHERE pid = $1", pid
+                )
+                return bool(state == "active")
+
+            await wait_until(sleeping, what="the slow read running")
+            slow.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await slow
+        finally:
+            await admin.close()
+        assert await read(backend) != pid  # left mid-statement: dropped, a new one
     finally:
         await database.dispose()
 
