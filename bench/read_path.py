@@ -233,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             # Where the time goes: the hop, or the service itself.
             "svc_page50_seq": (registry + page50, reader, 1),
             "svc_page1": (registry + page1, reader, 1),
+            "svc_health_seq": (f"{registry}/healthz", {}, 1),
             "svc_health": (f"{registry}/healthz", {}, c),
             "svc_page50": (registry + page50, reader, c),
         }
@@ -247,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             median["gw_page1"],
         )
         svc_page50_seq, svc_page1 = median["svc_page50_seq"], median["svc_page1"]
+        svc_health_seq = median["svc_health_seq"]
         svc_health, svc_page50 = median["svc_health"], median["svc_page50"]
     finally:
         processes.stop(procs)
@@ -268,6 +270,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  (straight to the registry: page of 50 {svc_page50_seq.p50_ms:.2f} ms,"
         f" page of 1 {svc_page1.p50_ms:.2f} ms)"
+    )
+    # The floor of any routed call: the gateway's own work plus a service answering
+    # its cheapest request. A goal below this ratio cannot be met by the read path.
+    floor = gw_health.p50_ms + svc_health_seq.p50_ms
+    print(
+        f"  floor of a routed call  {floor:7.2f} ms"
+        f"  {floor / gw_health.p50_ms:5.1f}x healthz (gateway /healthz + registry /healthz"
+        f" {svc_health_seq.p50_ms:.2f} ms)"
     )
     print(f"{c} connections, straight to the registry (throughput):")
     print(f"  registry /healthz       {svc_health.rps:7.0f} req/s")
