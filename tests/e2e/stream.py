@@ -13,21 +13,13 @@ from nats.js.api import DeliverPolicy
 
 from shared.db.session import asyncpg_dsn
 from shared.events.bus import STREAM
-from shared.events.schemas import validate_data
 from tests.e2e.suite import Suite
+from tests.support.checks import assert_cloudevent
 
 
 def check_envelope(envelope: dict[str, Any], source: str) -> None:
-    """A CloudEvents 1.0 envelope from ``source`` whose data honours its type's schema
-    and whose subject is the entity named first (``id``, else ``project_id``, else the
-    calendar's ``year``: docs/event-payloads.md)."""
-    assert envelope["specversion"] == "1.0", envelope
-    assert envelope["source"] == source, envelope["source"]
-    assert envelope["type"].startswith(f"govit.{source.rsplit('/', 1)[-1]}."), envelope["type"]
-    validate_data(envelope["type"], envelope["data"])
-    data = envelope["data"]
-    first = next(str(data[k]) for k in ("id", "project_id", "year") if data.get(k) is not None)
-    assert envelope["subject"] == first, (envelope["type"], envelope["subject"], first)
+    """The suite's one envelope check (tests/support/checks.assert_cloudevent)."""
+    assert_cloudevent(envelope, source)
 
 
 def nats_url(suite: Suite) -> str:

@@ -40,7 +40,9 @@ def _schema_validator(event_type: str) -> Draft202012Validator:
 
 def assert_cloudevent(envelope: dict[str, Any], source: str) -> None:
     """A CloudEvents 1.0 structured-JSON envelope from ``source`` (``/govit/<service>``)
-    whose type is ``govit.<service>.*`` and whose data matches the type's JSON Schema."""
+    whose type is ``govit.<service>.*``, whose data matches the type's JSON Schema and
+    whose subject is the entity named first in the data (``id``, else ``project_id``,
+    else the calendar's ``year``: docs/event-payloads.md)."""
     assert envelope["specversion"] == "1.0", envelope
     for attribute in ("id", "source", "type", "subject", "time"):
         assert isinstance(envelope.get(attribute), str) and envelope[attribute], attribute
@@ -54,7 +56,8 @@ def assert_cloudevent(envelope: dict[str, Any], source: str) -> None:
     data = envelope["data"]
     errors = [e.message for e in _schema_validator(envelope["type"]).iter_errors(data)]
     assert not errors, f"{envelope['type']}: {errors}"
-    assert envelope["subject"] == data["id"], "the subject is the entity's id"
+    first = next(str(data[k]) for k in ("id", "project_id", "year") if data.get(k) is not None)
+    assert envelope["subject"] == first, (envelope["type"], envelope["subject"], first)
 
 
 async def wait_until(
