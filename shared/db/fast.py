@@ -38,11 +38,14 @@ from weakref import WeakKeyDictionary
 
 import asyncpg
 from asyncpg import Record
+from sqlalchemy import ColumnElement, type_coerce
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import Pool, QueuePool
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.sqltypes import NullType
+from sqlalchemy.types import ARRAY, Float, Numeric, TypeDecorator
 from sqlalchemy.util import greenlet_spawn
 
 from shared.db.session import AUTOCOMMIT
@@ -133,6 +136,32 @@ def compile_for_asyncpg(statement: Select[Any], dialect: Dialect) -> Compiled:
         processors=tuple(bind_processors.get(name) for name in names),
         compiled=compiled,
     )
+
+
+def fetchable(*columns: ColumnElement[Any]) -> tuple[ColumnElement[Any], ...]:
+    """``columns`` to select for ``fetch``, those whose SQLAlchemy result conversion only
+    redoes what asyncpg already did read as asyncpg returns them, under their own keys:
+
+    - an ``ARRAY`` (a list; a ``uuid[]`` one holds asyncpg's ``UUID``s, a ``uuid.UUID``
+      subclass, written as the same string);
+    - a ``NUMERIC`` column (a ``Numeric``, or a ``TypeDecorator`` over one such as
+      ``shared.db.base.Money``): asyncpg returns a ``Decimal`` with the column's scale.
+
+    Other columns are kept as they are (``fetch`` still refuses the ones it cannot run).
+    """
+    return tuple(
+        type_coerce(column, NullType()).label(column.key)
+        if column.key and _as_asyncpg_returns(column.type)
+        else column
+        for column in columns
+    )
+
+
+def _as_asyncpg_returns(type_: Any) -> bool:
+    impl = type_.impl_instance if isinstance(type_, TypeDecorator) else type_
+    if isinstance(impl, ARRAY):
+        return True
+    return isinstance(impl, Numeric) and not isinstance(impl, Float) and impl.asdecimal
 
 
 async def driver_connection(session: AsyncSession) -> Any:
