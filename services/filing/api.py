@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from services.filing import errors, repository, service, views
@@ -36,6 +36,7 @@ from shared.codes import (
     VALIDATION_FAILED,
 )
 from shared.idempotency import idempotent
+from shared.pagination import page_response, query_model, query_parameters
 from shared.policy.rules import ProfileId
 from shared.route_errors import Raises
 from shared.routing import Admin, Authority, api_router
@@ -55,10 +56,6 @@ Idempotent = idempotent(idempotency_keys)
 
 
 _raises = Raises(TOKEN_JURISDICTION_MISMATCH, VALIDATION_FAILED)
-
-
-def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
-    return {"items": items, "next_cursor": next_cursor}
 
 
 # --- filings --------------------------------------------------------------------------
@@ -98,15 +95,25 @@ class FilingQuery(BaseModel):
     cursor: str | None = Query(None, max_length=512)
 
 
-@router.get("/filings", response_model=FilingPage, responses=_raises(also=[CURSOR_INVALID]))
+_filing_query = query_model(FilingQuery)  # the read path: one validation of the query
+
+
+@router.get(
+    "/filings",
+    response_model=FilingPage,
+    responses=_raises(also=[CURSOR_INVALID]),
+    openapi_extra=query_parameters(FilingQuery),
+)
 async def list_filings(
-    query: Annotated[FilingQuery, Query()], session: DbSession, principal: CurrentPrincipal
-) -> dict[str, Any]:
+    query: Annotated[FilingQuery, Depends(_filing_query)],
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> Response:
     filters = query.model_dump(include={"project_id", "type"})
     rows, cursor = await repository.filings_page(
         session, principal, filters, query.limit, query.cursor
     )
-    return _page([views.filing_out(f) for f in rows], cursor)
+    return page_response([views.filing_out(f) for f in rows], cursor)
 
 
 class OverdueQuery(BaseModel):
@@ -118,15 +125,21 @@ class OverdueQuery(BaseModel):
     cursor: str | None = Query(None, max_length=512)
 
 
+_overdue_query = query_model(OverdueQuery)
+
+
 @router.get(
-    "/filings/overdue", response_model=ObligationPage, responses=_raises(also=[CURSOR_INVALID])
+    "/filings/overdue",
+    response_model=ObligationPage,
+    responses=_raises(also=[CURSOR_INVALID]),
+    openapi_extra=query_parameters(OverdueQuery),
 )
 async def overdue(
-    query: Annotated[OverdueQuery, Query()],
+    query: Annotated[OverdueQuery, Depends(_overdue_query)],
     session: DbSession,
     principal: CurrentPrincipal,
     clock: RequestClock,
-) -> dict[str, Any]:
+) -> Response:
     """Every obligation of the caller's jurisdiction (a unit: its own) whose deadline has
     passed with no filing, by unit and type."""
     filters = {
@@ -136,7 +149,7 @@ async def overdue(
     rows, cursor = await repository.obligations_page(
         session, principal, filters, query.limit, query.cursor
     )
-    return _page([views.obligation_out(o) for o in rows], cursor)
+    return page_response([views.obligation_out(o) for o in rows], cursor)
 
 
 @router.get("/filings/{filing_id}", response_model=FilingOut, responses=_raises(errors.NOT_FOUND))
@@ -185,17 +198,27 @@ class ObligationQuery(BaseModel):
     cursor: str | None = Query(None, max_length=512)
 
 
-@router.get("/obligations", response_model=ObligationPage, responses=_raises(also=[CURSOR_INVALID]))
+_obligation_query = query_model(ObligationQuery)
+
+
+@router.get(
+    "/obligations",
+    response_model=ObligationPage,
+    responses=_raises(also=[CURSOR_INVALID]),
+    openapi_extra=query_parameters(ObligationQuery),
+)
 async def list_obligations(
-    query: Annotated[ObligationQuery, Query()], session: DbSession, principal: CurrentPrincipal
-) -> dict[str, Any]:
+    query: Annotated[ObligationQuery, Depends(_obligation_query)],
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> Response:
     filters = query.model_dump(
         include={"jurisdiction", "project_id", "status", "type", "org", "due_before"}
     )
     rows, cursor = await repository.obligations_page(
         session, principal, filters, query.limit, query.cursor
     )
-    return _page([views.obligation_out(o) for o in rows], cursor)
+    return page_response([views.obligation_out(o) for o in rows], cursor)
 
 
 @router.post(

@@ -6,11 +6,12 @@ Who may read is the kit's access clause (``readable``); lists are keyset pages b
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,9 +26,10 @@ from services.filing.models import (
 )
 from shared import pagination
 from shared.auth import Principal
-from shared.auth.access import Ownership
-from shared.auth.access_sql import access_clause, readable
+from shared.auth.access import Condition, Ownership, condition
+from shared.auth.access_sql import CLAUSES_KEPT, readable, to_sql
 from shared.calendar import WorkdayCalendar
+from shared.db.fast import fetch, fetchable
 from shared.ids import new_id
 
 PROJECTS = Ownership(jurisdiction="jurisdiction", org="org", co_owners="co_orgs")
@@ -170,38 +172,16 @@ async def due_for_check(session: AsyncSession, today: date, limit: int) -> Seque
     return (await session.scalars(query)).all()
 
 
-def _obligations(principal: Principal) -> Select[Any]:
-    return select(Obligation).where(access_clause(principal, Obligation, OWNED))
-
-
 async def obligations_page(
     session: AsyncSession,
     principal: Principal,
     filters: dict[str, Any],
     limit: int,
     cursor: str | None,
-) -> tuple[Sequence[Obligation], str | None]:
-    query = _obligations(principal)
-    if filters.get("jurisdiction"):
-        query = query.where(Obligation.jurisdiction == filters["jurisdiction"])
-    if filters.get("project_id"):
-        query = query.where(Obligation.project_id == filters["project_id"])
-    if filters.get("status"):
-        query = query.where(Obligation.status == filters["status"])
-    if filters.get("type"):
-        query = query.where(Obligation.type == filters["type"])
-    if filters.get("org"):
-        query = query.where(Obligation.org == filters["org"])
-    if filters.get("due_before"):
-        query = query.where(Obligation.due_on < filters["due_before"])
-    if filters.get("overdue_on"):
-        # Past due with no filing: still open (the scheduler may not have run), or missed.
-        query = query.where(
-            Obligation.status.in_(("open", "missed")), Obligation.due_on < filters["overdue_on"]
-        )
-    key: pagination.Key = (Obligation.__table__.c.id,)
-    rows = (await session.scalars(pagination.keyset(query, key, limit, cursor))).all()
-    return pagination.next_page(rows, limit, key)
+) -> tuple[Sequence[Mapping[str, Any]], str | None]:
+    """A keyset page of obligations by id on the fast read path (docs/services.md): one
+    statement per shape run by asyncpg; rows shaped once by ``views.obligation_out``."""
+    return await _page(session, Obligation, principal, filters, limit, cursor)
 
 
 # --- filings and acceptances ------------------------------------------------------------
@@ -223,15 +203,69 @@ async def filings_page(
     filters: dict[str, Any],
     limit: int,
     cursor: str | None,
-) -> tuple[Sequence[Filing], str | None]:
-    query = readable(Filing, principal, OWNED)
-    if filters.get("project_id"):
-        query = query.where(Filing.project_id == filters["project_id"])
-    if filters.get("type"):
-        query = query.where(Filing.type == filters["type"])
-    key: pagination.Key = (Filing.__table__.c.id,)
-    rows = (await session.scalars(pagination.keyset(query, key, limit, cursor))).all()
-    return pagination.next_page(rows, limit, key)
+) -> tuple[Sequence[Mapping[str, Any]], str | None]:
+    """A keyset page of filings by id on the fast read path; rows shaped once by
+    ``views.filing_out``."""
+    return await _page(session, Filing, principal, filters, limit, cursor)
+
+
+# The filters a page may set (a value that is not truthy is no filter), as conditions on
+# bindparams named after them; ``overdue_on``: past due with no filing, still open (the
+# scheduler may not have run) or missed.
+_FILTERS: dict[type, dict[str, Any]] = {
+    Obligation: {
+        "jurisdiction": lambda: Obligation.jurisdiction == bindparam("jurisdiction"),
+        "project_id": lambda: Obligation.project_id == bindparam("project_id"),
+        "status": lambda: Obligation.status == bindparam("status"),
+        "type": lambda: Obligation.type == bindparam("type"),
+        "org": lambda: Obligation.org == bindparam("org"),
+        "due_before": lambda: Obligation.due_on < bindparam("due_before"),
+        "overdue_on": lambda: and_(
+            or_(Obligation.status == "open", Obligation.status == "missed"),
+            Obligation.due_on < bindparam("overdue_on"),
+        ),
+    },
+    Filing: {
+        "project_id": lambda: Filing.project_id == bindparam("project_id"),
+        "type": lambda: Filing.type == bindparam("type"),
+    },
+}
+
+
+async def _page(
+    session: AsyncSession,
+    model: type[Filing] | type[Obligation],
+    principal: Principal,
+    filters: dict[str, Any],
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Mapping[str, Any]], str | None]:
+    present = tuple(f for f in _FILTERS[model] if filters.get(f))
+    params: dict[str, Any] = {f: filters[f] for f in present}
+    params["limit"] = limit + 1  # the extra row only says whether a next page exists
+    if cursor is not None:
+        params["after"] = pagination.decode_cursor(cursor, [uuid.UUID])[0]
+    statement = _page_statement(model, condition(principal, OWNED), present, cursor is not None)
+    rows = cast(Sequence[Mapping[str, Any]], await fetch(session, statement, params))
+    return pagination.next_page(rows, limit, (model.__table__.c.id,))
+
+
+@lru_cache(maxsize=CLAUSES_KEPT)
+def _page_statement(
+    model: type[Filing] | type[Obligation],
+    readable_by: Condition,
+    present: tuple[str, ...],
+    after: bool,
+) -> Select[Any]:
+    """One page shape: who reads (the shared access condition, its values literals),
+    which filters are set, a cursor; every request value a bindparam (``fetch``)."""
+    table = model.__table__
+    query = select(*fetchable(*table.columns)).where(
+        to_sql(readable_by, model), *(_FILTERS[model][f]() for f in present)
+    )
+    if after:
+        query = query.where(table.c.id > bindparam("after"))
+    return query.order_by(table.c.id).limit(bindparam("limit", type_=Integer))
 
 
 async def handover_filed(session: AsyncSession, project_id: uuid.UUID) -> bool:
