@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.registry import errors, imports, service, views
@@ -36,24 +35,22 @@ from services.registry.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from shared import pagination
 from shared.app import DbSession, RequestClock
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.idempotency import IdempotentRoute, idempotent
+from shared.codes import (
+    CURSOR_INVALID,
+    IDEMPOTENCY_KEY,
+    ROLE_REQUIRED,
+    TOKEN_JURISDICTION_MISMATCH,
+    VALIDATION_FAILED,
+)
+from shared.idempotency import idempotent
 from shared.openapi import problem_responses
 from shared.policy.rules import ProfileId
+from shared.route_errors import Raises
+from shared.routing import Admin, api_router
 from shared.spreadsheets import stream_file
 
-
-async def _caller_at_home(principal: CurrentPrincipal, session: DbSession) -> None:
-    """Every route: a token whose jurisdiction is not its unit's is refused (403)."""
-    await service.check_caller(session, principal)
-
-
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["registry"],
-    dependencies=[Depends(_caller_at_home)],
-    route_class=IdempotentRoute,
-)
-Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+# Every route: a token whose jurisdiction is not its unit's is refused (403).
+router = api_router("registry", check_caller=service.check_caller)
 UnitOrAdmin = Annotated[Principal, Depends(require_roles(Role.UNIT, Role.ADMIN))]
 # POSTs that change state replay their first answer per Idempotency-Key (API.md).
 Idempotent = idempotent(idempotency_keys)
@@ -75,26 +72,10 @@ class ExportQuery(SystemFilters):
 
 
 # Every route: a token whose jurisdiction is not its unit's (shared.auth.home), and
-# a request the schema refuses. Idempotent POSTs: the kit's Idempotency-Key codes.
-_EVERY = {
-    403: "`token_jurisdiction_mismatch`: the token's unit lies in another jurisdiction.",
-    422: "`validation_failed`: the request does not match the schema (`errors`).",
-}
-_ROLE = {403: "`role_required`: the token holds none of the roles this needs (`required_roles`)."}
-_IDEMPOTENT = {
-    409: "`idempotency_key_in_flight`: the first request with this Idempotency-Key is"
-    " still running.",
-    422: "`idempotency_key_reused`: this Idempotency-Key came with another body.",
-}
-
-
-def _raises(
-    *codes: errors.Code, also: Sequence[Mapping[int, str]] = ()
-) -> dict[int | str, dict[str, Any]]:
-    """The route's problem responses, each status naming the codes behind it
-    (``errors.py`` declares them; the app factory adds 401, 413 and 5XX)."""
-    text = errors.described(*codes, also=[_EVERY, *also])
-    return problem_responses(*text, described=text)
+# a request the schema refuses. Idempotent POSTs add the kit's Idempotency-Key codes.
+# Each route's problem responses name the codes behind each status (``errors.py``
+# declares the registry's; the app factory adds 401, 400/413 and 5XX).
+_raises = Raises(TOKEN_JURISDICTION_MISMATCH, VALIDATION_FAILED)
 
 
 def _json_example(body: dict[str, object]) -> dict[str, object]:
@@ -114,7 +95,7 @@ def _json_example(body: dict[str, object]) -> dict[str, object]:
         errors.UNIT_NAME_TAKEN,
         errors.PARENT_UNKNOWN,
         errors.PARENT_JURISDICTION_DIFFERS,
-        also=[_ROLE, _IDEMPOTENT],
+        also=[ROLE_REQUIRED, IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
     openapi_extra=_json_example({"name": "临汾市水务局", "jurisdiction": "linfen-water"}),
@@ -152,7 +133,7 @@ async def get_unit(
         errors.JURISDICTION_NOT_PERMITTED,
         errors.UNIT_UNKNOWN,
         errors.CATALOGUE_ENTRY_REFUSED,
-        also=[_IDEMPOTENT],
+        also=[IDEMPOTENCY_KEY],
     ),
     dependencies=[Idempotent],
 )
@@ -166,7 +147,7 @@ async def register_system(
 @router.get(
     "/systems",
     response_model=SystemPage,
-    responses=_raises(),
+    responses=_raises(also=[CURSOR_INVALID]),
     openapi_extra=pagination.query_parameters(ListQuery),
 )
 async def list_systems(
@@ -317,7 +298,7 @@ async def update_system(
     status_code=201,
     response_model=ResourceOut,
     responses=_raises(
-        errors.FORBIDDEN, errors.NOT_FOUND, errors.SYSTEM_RETIRED, also=[_IDEMPOTENT]
+        errors.FORBIDDEN, errors.NOT_FOUND, errors.SYSTEM_RETIRED, also=[IDEMPOTENCY_KEY]
     ),
     dependencies=[Idempotent],
     openapi_extra=_json_example(

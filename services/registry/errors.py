@@ -2,8 +2,10 @@
 
 A ``code`` is public contract: integrators switch on it, so it is never renamed and
 never spelled inline where it is raised. Code elsewhere raises through the
-constructors below (or ``Code.error``); routes document what they raise with
-``described(...)``, so the OpenAPI document names the codes behind each status.
+constructors below (or ``Code.error``); routes document what they raise with the
+kit's ``shared.codes.described`` (through ``shared.route_errors.Raises``), so the
+OpenAPI document names the codes behind each status. ``Code`` is the kit's
+(``shared.codes``).
 
 Errors the kit owns are not repeated here: ``not_found``/``forbidden``
 (``shared.errors``), the spreadsheet limits' 413s (``shared.spreadsheets``), the
@@ -17,30 +19,11 @@ This module imports nothing of the registry and no framework: ``domain`` may use
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
+from shared.codes import Code, codes_in
 from shared.errors import GovitError, Violation
-
-
-@dataclass(frozen=True)
-class Code:
-    code: str
-    status: int
-    meaning: str  # what the OpenAPI document says about it
-
-    def error(
-        self,
-        detail: str,
-        *,
-        violations: list[Violation] | None = None,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> GovitError:
-        violations, extra, headers = list(violations or []), dict(extra or {}), dict(headers or {})
-        return GovitError(self.status, self.code, detail, violations, extra, headers)
-
 
 # --- the catalogue (stable codes: add, never rename) ----------------------------------
 
@@ -82,27 +65,15 @@ IMPORT_DEADLINE_EXCEEDED = Code(
     "import_deadline_exceeded", 503, "the import ran out of time; nothing was stored"
 )
 
-CODES: tuple[Code, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Code))
+CODES: tuple[Code, ...] = codes_in(globals())
 _BY_CODE = {c.code: c for c in CODES}
-
-
-def described(*codes: Code, also: Iterable[Mapping[int, str]] = ()) -> dict[int, str]:
-    """``{status: description}`` naming each code behind each status, for a route's
-    ``problem_responses(*statuses, described=...)``; ``also`` adds the kit's codes."""
-    by_status: dict[int, list[str]] = {}
-    for code in codes:
-        by_status.setdefault(code.status, []).append(f"`{code.code}`: {code.meaning}.")
-    for texts in also:
-        for status, text in texts.items():
-            by_status.setdefault(status, []).append(text)
-    return {status: " ".join(lines) for status, lines in sorted(by_status.items())}
 
 
 # --- constructors for the errors raised with more than a message ------------------------
 
 
 def not_found(what: str, ident: object) -> GovitError:
-    return NOT_FOUND.error(f"{what} {ident} does not exist")
+    return NOT_FOUND.missing(what, ident)
 
 
 def unit_name_taken(jurisdiction: str, name: str, existing: object) -> GovitError:

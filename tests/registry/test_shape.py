@@ -20,6 +20,7 @@ from services.registry import domain, errors, views
 from services.registry.models import Resource, System, Unit
 from services.registry.schemas import ComplianceOut, ResourceOut, SystemOut, UnitOut
 from services.registry.spreadsheets import COLUMNS
+from shared.codes import Code, described
 from shared.errors import Violation
 from shared.events.schemas import SCHEMA_DIR, validator_for
 from tests.registry.conftest import Actors, create_system
@@ -34,11 +35,11 @@ def test_every_error_code_is_declared_once_with_one_status() -> None:
     assert len(codes) == len(set(codes)), "a code declared twice"
     assert {"unit_name_taken", "system_retired", "status_transition_invalid"} <= set(codes)
     for code in errors.CODES:
-        assert 400 <= code.status < 600 and code.meaning
+        assert isinstance(code, Code) and 400 <= code.status < 600 and code.meaning
 
 
 def test_described_names_each_code_under_its_status() -> None:
-    text = errors.described(errors.SYSTEM_RETIRED, errors.FORBIDDEN, also=[{409: "More."}])
+    text = described(errors.SYSTEM_RETIRED, errors.FORBIDDEN, also=[{409: "More."}])
     assert list(text) == [403, 409]
     assert text[409].startswith("`system_retired`: ") and text[409].endswith(". More.")
 
