@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from services.evaluation import domain, errors, service, views
 from services.evaluation.models import idempotency_keys
@@ -50,7 +50,7 @@ from shared.codes import (
     VALIDATION_FAILED,
 )
 from shared.idempotency import idempotent
-from shared.pagination import page_response
+from shared.pagination import page_response, query_model, query_parameters
 from shared.route_errors import Raises
 from shared.routing import Authority, Finance, api_router
 
@@ -109,9 +109,19 @@ async def create_evaluation(
     return views.evaluation_out(evaluation)
 
 
-@router.get("/evaluations", response_model=EvaluationPage, responses=_raises(also=[CURSOR_INVALID]))
+_list_evaluations = query_model(EvaluationQuery)  # the read path: one validation
+
+
+@router.get(
+    "/evaluations",
+    response_model=EvaluationPage,
+    responses=_raises(also=[CURSOR_INVALID]),
+    openapi_extra=query_parameters(EvaluationQuery),
+)
 async def list_evaluations(
-    query: Annotated[EvaluationQuery, Query()], session: DbSession, principal: CurrentPrincipal
+    query: Annotated[EvaluationQuery, Depends(_list_evaluations)],
+    session: DbSession,
+    principal: CurrentPrincipal,
 ) -> Response:
     rows, next_cursor = await service.list_evaluations(
         session, principal, query, query.limit, query.cursor
@@ -266,11 +276,17 @@ async def order_rectification(
     return views.rectification_out(order, clock.today())
 
 
+_list_rectifications = query_model(RectificationQuery)
+
+
 @router.get(
-    "/rectifications", response_model=RectificationPage, responses=_raises(also=[CURSOR_INVALID])
+    "/rectifications",
+    response_model=RectificationPage,
+    responses=_raises(also=[CURSOR_INVALID]),
+    openapi_extra=query_parameters(RectificationQuery),
 )
 async def list_rectifications(
-    query: Annotated[RectificationQuery, Query()],
+    query: Annotated[RectificationQuery, Depends(_list_rectifications)],
     session: DbSession,
     principal: CurrentPrincipal,
     clock: RequestClock,
@@ -432,9 +448,19 @@ async def publish_assessment(
     )
 
 
-@router.get("/assessments", response_model=AssessmentPage, responses=_raises(also=[CURSOR_INVALID]))
+_list_assessments = query_model(AssessmentQuery)  # the read path: one validation
+
+
+@router.get(
+    "/assessments",
+    response_model=AssessmentPage,
+    responses=_raises(also=[CURSOR_INVALID]),
+    openapi_extra=query_parameters(AssessmentQuery),
+)
 async def list_assessments(
-    query: Annotated[AssessmentQuery, Query()], session: DbSession, principal: CurrentPrincipal
+    query: Annotated[AssessmentQuery, Depends(_list_assessments)],
+    session: DbSession,
+    principal: CurrentPrincipal,
 ) -> Response:
     rows, next_cursor = await service.list_assessments(
         session, principal, query, query.limit, query.cursor

@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +38,9 @@ from services.evaluation.schemas import (
 from shared import pagination
 from shared import revisions as trail
 from shared.auth import Principal
-from shared.auth.access_sql import access_clause, readable
+from shared.auth.access import Condition, condition
+from shared.auth.access_sql import CLAUSES_KEPT, readable, to_sql
+from shared.db.fast import fetch, fetchable
 
 # --- projections ---------------------------------------------------------------------------
 
@@ -117,16 +120,11 @@ async def evaluation_page(
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[Mapping[str, Any]], str | None]:
-    query = select(*_EVALUATION_COLUMNS).where(
-        access_clause(principal, Evaluation, domain.EVALUATIONS)
-    )
-    for field in ("project_id", "org", "kind", "year"):
-        value = getattr(filters, field)
-        if value is not None:
-            query = query.where(getattr(Evaluation, field) == value)
-    query = pagination.keyset(query, _EVALUATION_KEY, limit, cursor)
-    rows = (await session.execute(query)).mappings().all()
-    return pagination.next_page(rows, limit, _EVALUATION_KEY)
+    """A keyset page by id on the fast read path (docs/services.md): one statement per
+    shape (``_page_statement``) run by asyncpg; rows shaped once by ``views``."""
+    present, params = _equal_filters(filters, ("project_id", "org", "kind", "year"))
+    readable_by = condition(principal, domain.EVALUATIONS)
+    return await _page(session, Evaluation, readable_by, present, params, limit, cursor)
 
 
 async def self_evaluations_of(
@@ -199,20 +197,12 @@ async def rectification_page(
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[Mapping[str, Any]], str | None]:
-    query = select(*_RECTIFICATION_COLUMNS).where(
-        access_clause(principal, Rectification, domain.RECTIFICATIONS)
-    )
-    for field in ("project_id", "org", "status"):
-        value = getattr(filters, field)
-        if value is not None:
-            query = query.where(getattr(Rectification, field) == value)
+    present, params = _equal_filters(filters, ("project_id", "org", "status"))
     if filters.overdue is not None:
-        # The SQL form of domain.overdue.
-        late = Rectification.status.in_(domain.UNRESOLVED) & (Rectification.due_on < today)
-        query = query.where(late if filters.overdue else ~late)
-    query = pagination.keyset(query, _RECTIFICATION_KEY, limit, cursor)
-    rows = (await session.execute(query)).mappings().all()
-    return pagination.next_page(rows, limit, _RECTIFICATION_KEY)
+        present += ("overdue" if filters.overdue else "not_overdue",)
+        params["today"] = today
+    readable_by = condition(principal, domain.RECTIFICATIONS)
+    return await _page(session, Rectification, readable_by, present, params, limit, cursor)
 
 
 async def insert_suggestion(session: AsyncSession, values: Mapping[str, Any]) -> bool:
@@ -269,16 +259,67 @@ async def assessment_page(
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[Mapping[str, Any]], str | None]:
-    query = select(*_ASSESSMENT_COLUMNS).where(
-        access_clause(principal, Assessment, domain.ASSESSMENTS)
+    present, params = _equal_filters(filters, ("org", "year"))
+    readable_by = condition(principal, domain.ASSESSMENTS)
+    return await _page(session, Assessment, readable_by, present, params, limit, cursor)
+
+
+# --- the fast read path of every list ----------------------------------------------------
+
+Paged = type[Evaluation] | type[Rectification] | type[Assessment]
+
+
+def _equal_filters(filters: Any, fields: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The equality filters set and their bindparams' values."""
+    present = tuple(f for f in fields if getattr(filters, f) is not None)
+    return present, {f: getattr(filters, f) for f in present}
+
+
+async def _page(
+    session: AsyncSession,
+    model: Paged,
+    readable_by: Condition,
+    present: tuple[str, ...],
+    params: dict[str, Any],
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Mapping[str, Any]], str | None]:
+    params["limit"] = limit + 1  # the extra row only says whether a next page exists
+    if cursor is not None:
+        params["after"] = pagination.decode_cursor(cursor, [uuid.UUID])[0]
+    statement = _page_statement(model, readable_by, present, cursor is not None)
+    rows = cast(Sequence[Mapping[str, Any]], await fetch(session, statement, params))
+    return pagination.next_page(rows, limit, (model.__table__.c.id,))
+
+
+def _late() -> ColumnElement[bool]:
+    """The SQL form of domain.overdue (unresolved and past due)."""
+    unresolved = or_(*(Rectification.status == status for status in domain.UNRESOLVED))
+    return and_(unresolved, Rectification.due_on < bindparam("today"))
+
+
+def _condition(model: Paged, name: str) -> ColumnElement[bool]:
+    if name == "overdue":
+        return _late()
+    if name == "not_overdue":
+        return ~_late()
+    column: ColumnElement[Any] = model.__table__.c[name]
+    return column == bindparam(name)
+
+
+@lru_cache(maxsize=CLAUSES_KEPT)
+def _page_statement(
+    model: Paged, readable_by: Condition, present: tuple[str, ...], after: bool
+) -> Select[Any]:
+    """One page shape: who reads (the shared access condition, its values literals),
+    which filters are set, a cursor; every request value a bindparam (``fetch``)."""
+    table = model.__table__
+    query = select(*fetchable(*table.columns)).where(
+        to_sql(readable_by, model), *(_condition(model, name) for name in present)
     )
-    if filters.org is not None:
-        query = query.where(Assessment.org == filters.org)
-    if filters.year is not None:
-        query = query.where(Assessment.year == filters.year)
-    query = pagination.keyset(query, _ASSESSMENT_KEY, limit, cursor)
-    rows = (await session.execute(query)).mappings().all()
-    return pagination.next_page(rows, limit, _ASSESSMENT_KEY)
+    if after:
+        query = query.where(table.c.id > bindparam("after"))
+    return query.order_by(table.c.id).limit(bindparam("limit", type_=Integer))
 
 
 async def readable_assessment(

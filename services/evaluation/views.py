@@ -15,11 +15,11 @@ from typing import Any
 from services.evaluation import domain
 from services.evaluation.models import Assessment, Evaluation, Rectification, SpotCheck
 
-Row = Any  # an ORM object or a Core row mapping
+Row = Any  # an ORM object, a Core row mapping or an asyncpg Record (a list page's rows)
 
 
 def _get(row: Row, field: str) -> Any:
-    return row[field] if isinstance(row, Mapping) else getattr(row, field)
+    return getattr(row, field) if hasattr(row, "__table__") else row[field]
 
 
 def _id(value: Any) -> str | None:
