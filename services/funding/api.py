@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
+from pydantic import BaseModel
 from pydantic_core import to_json
 
 from services.funding import domain, errors, service
@@ -29,6 +30,7 @@ from shared.calendar import WorkdayCalendar, load_calendar
 from shared.codes import IDEMPOTENCY_KEY, ROLE_REQUIRED, VALIDATION_FAILED
 from shared.errors import GovitError
 from shared.idempotency import HEADER, idempotent
+from shared.pagination import page_response, query_model, query_parameters
 from shared.policy.rules import ProfileId
 from shared.route_errors import Raises
 from shared.routing import Admin, Finance, api_router
@@ -182,16 +184,30 @@ async def disburse(
     return _json(made, status_code=201)
 
 
-@router.get("/disbursements", response_model=MovementPage, responses=_raises())
+class MovementQuery(BaseModel):
+    project_id: uuid.UUID | None = None
+    limit: int = Query(50, ge=1, le=MAX_PAGE)
+    cursor: str | None = Query(None, max_length=512)
+
+
+_movement_query = query_model(MovementQuery)  # the read path: one validation
+
+
+@router.get(
+    "/disbursements",
+    response_model=MovementPage,
+    responses=_raises(),
+    openapi_extra=query_parameters(MovementQuery),
+)
 async def list_disbursements(
+    query: Annotated[MovementQuery, Depends(_movement_query)],
     session: DbSession,
     principal: CurrentPrincipal,
-    project_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
-    page = await service.list_movements(session, principal, project_id, limit, cursor)
-    return _json(page)
+    page = await service.list_movements(
+        session, principal, query.project_id, query.limit, query.cursor
+    )
+    return page_response(page["items"], page["next_cursor"])
 
 
 @router.post(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from services.funding import domain
 from shared.clock import SHANGHAI
@@ -81,17 +81,27 @@ def gate_payload(project: Any, gate: domain.Gate, version: int) -> dict[str, Any
 
 
 def movement_out(row: Any) -> dict[str, Any]:
+    """``MovementOut`` of an asyncpg ``Record`` (a list page, the fast read path), a
+    mapping, a Core row or an object with the fields as attributes."""
+    m = _fields(row)
     return {
-        "id": str(row.id),
-        "project_id": str(row.project_id),
-        "kind": row.kind,
-        "status": "disbursed" if row.kind == "disbursement" else "returned",
-        "category": row.category,
-        "year": row.year,
-        "amount": f"{row.amount:.2f}",
-        "reason": row.reason,
-        "created_at": row.created_at.isoformat(),
+        "id": str(m["id"]),
+        "project_id": str(m["project_id"]),
+        "kind": m["kind"],
+        "status": "disbursed" if m["kind"] == "disbursement" else "returned",
+        "category": m["category"],
+        "year": m["year"],
+        "amount": f"{m['amount']:.2f}",
+        "reason": m["reason"],
+        "created_at": m["created_at"].isoformat(),
     }
+
+
+def _fields(row: Any) -> Mapping[str, Any]:
+    if hasattr(row, "keys"):  # a Record, a dict
+        return cast(Mapping[str, Any], row)
+    mapping = getattr(row, "_mapping", None)  # a Core row
+    return cast(Mapping[str, Any], mapping if mapping is not None else vars(row))
 
 
 def disbursement_payload(row: Mapping[str, Any], disbursed_total: Any) -> dict[str, Any]:
