@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from tests.registry.conftest import system_body
+from tests.support.apps import created_id
 from tests.support.fixtures import TokenFactory, auth
 
 JURISDICTION = "linfen-water"
@@ -30,16 +31,10 @@ class Seeded:
 Seeder = Callable[[httpx.AsyncClient, TokenFactory], Awaitable[Seeded]]
 
 
-async def _created(response: httpx.Response) -> str:
-    assert response.status_code == 201, response.text
-    ident: str = response.json()["id"]
-    return ident
-
-
 async def seed_registry(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
     admin = auth(token(roles=["admin"], jurisdiction=JURISDICTION))
     units = [
-        await _created(
+        created_id(
             await client.post(
                 "/api/v1/units", json={"name": name, "jurisdiction": JURISDICTION}, headers=admin
             )
@@ -48,8 +43,8 @@ async def seed_registry(client: httpx.AsyncClient, token: TokenFactory) -> Seede
     ]
     owner = auth(token(roles=["unit"], org=units[0], jurisdiction=JURISDICTION))
     system = system_body(uuid.UUID(units[0]))
-    operating = await _created(await client.post("/api/v1/systems", json=system, headers=owner))
-    retired = await _created(
+    operating = created_id(await client.post("/api/v1/systems", json=system, headers=owner))
+    retired = created_id(
         await client.post(
             "/api/v1/systems",
             json={**system, "name": "旧水位站", "status": "retired"},

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from services.registry.app import RegistrySettings, build_app
 from services.registry.models import events
 from shared.auth.scopes import REGISTRY_CLOUD_WRITE
-from tests.support.apps import rolled_back_client
+from tests.support.apps import app_fixture, rolled_back_client, running_app
 from tests.support.checks import problem, wait_until  # noqa: F401 (older imports from here)
 from tests.support.databases import Databases
 from tests.support.fixtures import Stack, TokenFactory, auth, service_settings
@@ -32,15 +32,8 @@ def registry_settings(stack: Stack, database_url: str, **overrides: object) -> R
     return service_settings(RegistrySettings, stack, database_url, **overrides)
 
 
-@pytest.fixture(scope="session")
-async def registry_app(
-    stack: Stack, databases: Databases, dev_keys: object
-) -> AsyncIterator[FastAPI]:
-    # No relay here: requests share one rolled-back connection, which the relay must not use.
-    url = await databases.migrated("registry")
-    app = build_app(registry_settings(stack, url, outbox_relay_enabled=False))
-    async with app.router.lifespan_context(app):
-        yield app
+# No relay here: requests share one rolled-back connection, which the relay must not use.
+registry_app = app_fixture("registry", build_app, RegistrySettings)
 
 
 @pytest.fixture
@@ -182,9 +175,11 @@ async def fresh_registry(
     For what a rolled-back transaction cannot show: the outbox relay, and requests
     running concurrently on separate connections.
     """
-    url = await databases.migrated("registry")
-    app = build_app(registry_settings(stack, url, **overrides))
-    async with app.router.lifespan_context(app):
+    # The settings' own default runs the relay unless the test says otherwise.
+    overrides.setdefault("outbox_relay_enabled", True)
+    async with running_app(
+        "registry", build_app, RegistrySettings, stack, databases, **overrides
+    ) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://registry") as c:
             yield app, c
