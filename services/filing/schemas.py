@@ -8,12 +8,22 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from services.filing.domain import FilingType, ObligationStatus, ObligationType
+from services.filing.domain import FilingType, ObligationStatus, ObligationType, missing_fields
 from shared.money import Yuan
+from shared.policy.rules import AcceptanceDocument
 from shared.text import MultilineText, Name, ShortText, Text
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -25,8 +35,29 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# leshan:31: the documents an acceptance filing carries (every profile's acceptance
+# materials are named from these); other filing types' documents are named freely.
+ACCEPTANCE_DOCUMENT_TYPES: tuple[str, ...] = get_args(AcceptanceDocument)
+_ANY_DOCUMENT_TYPE = TypeAdapter(ShortText).json_schema()
+DocumentType = Annotated[
+    ShortText,
+    WithJsonSchema(
+        {
+            "title": "Type",
+            "description": "An `acceptance` filing's documents are of the leshan:31 types"
+            " (the first form; another is refused with a 422); another"
+            " filing type's documents are named freely (the second form).",
+            "anyOf": [
+                {"type": "string", "enum": list(ACCEPTANCE_DOCUMENT_TYPES)},
+                _ANY_DOCUMENT_TYPE,
+            ],
+        }
+    ),
+]
+
+
 class Document(Body):
-    type: ShortText
+    type: DocumentType
     title: Name
     sha256: Sha256
 
@@ -51,6 +82,22 @@ class FilingCreate(Body):
     # acceptance_delay (leshan:31)
     requested_until: date | None = None
     reason: MultilineText | None = None
+
+    @model_validator(mode="after")
+    def _acceptance_documents(self) -> FilingCreate:
+        """An acceptance filing's documents are of the leshan:31 types (API.md). Checked
+        once its required fields are there (else ``filing_fields_missing`` answers
+        first, as for every type)."""
+        if self.type == "acceptance" and not missing_fields(self.type, self.__dict__):
+            others = sorted({d.type for d in self.documents} - set(ACCEPTANCE_DOCUMENT_TYPES))
+            if others:
+                raise PydanticCustomError(
+                    "acceptance_document_type",
+                    "documents: an acceptance filing's documents are of the leshan:31 types"
+                    " ({allowed}), not {others}",
+                    {"allowed": ", ".join(ACCEPTANCE_DOCUMENT_TYPES), "others": ", ".join(others)},
+                )
+        return self
 
 
 class ReviewCreate(Body):
