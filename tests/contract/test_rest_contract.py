@@ -43,19 +43,6 @@ NOT_YET: dict[tuple[str, ...], str] = {
     ("GET", "/api/v1/imports/{id}"): "the registry finishes every import inside the "
     "request (100,000 rows well within the gateway's limit) and never answers 202, so there "
     "is no import status to read yet",
-    **{
-        ("POST", "/api/v1/filings", document): "filing documents' `type` is free text in the "
-        "OpenAPI: the leshan:31 acceptance document types are not enumerated there"
-        for document in (
-            "construction_summary",
-            "financial_report",
-            "audit_report",
-            "sharing_report",
-            "test_report",
-            "security_assessment",
-            "crypto_assessment",
-        )
-    },
 }
 
 
