@@ -182,10 +182,19 @@ class ResourceList(BaseModel):
 # --- history, compliance, import --------------------------------------------------------
 
 
+class FieldChange(BaseModel):
+    """One field's change in a revision: its value before and after."""
+
+    before: Any = Field(description="The value before (null when the record was created).")
+    after: Any = Field(description="The value after.")
+
+
 class HistoryItem(BaseModel):
     at: datetime
     actor: str
-    changes: dict[str, dict[str, Any]]
+    changes: dict[str, FieldChange] = Field(
+        description="`{field: {before, after}}` for each field the revision changed."
+    )
 
 
 class History(BaseModel):
