@@ -77,12 +77,15 @@ def _date(value: Any) -> str | None:
 def project_out(project: ProjectRow) -> dict[str, Any]:
     """``ProjectOut``."""
     row = _row(project)
+    org = str(row["org_id"])
+    # Ids as text here: orjson writes str at once, while a UUID (asyncpg's own type on
+    # the read path) goes through its fallback one value at a time.
     return {
-        "id": row["id"],
+        "id": str(row["id"]),
         "name": row["name"],
-        "org": row["org_id"],
-        "lead_org": row["org_id"],
-        "co_orgs": list(row["co_orgs"] or []),
+        "org": org,
+        "lead_org": org,
+        "co_orgs": [str(o) for o in row["co_orgs"] or []],
         "jurisdiction": row["jurisdiction"],
         "profile": row["profile"],
         "profile_version": row["profile_version"],
@@ -94,7 +97,7 @@ def project_out(project: ProjectRow) -> dict[str, Any]:
         "annual_budgets": budgets_json(row["annual_budgets"]),
         "approved_total": money(row["approved_total"]),
         "approved_annual_budgets": budgets_json(row["approved_annual_budgets"] or []),
-        "system_ids": list(row["system_ids"]),
+        "system_ids": [str(s) for s in row["system_ids"]],
         "declarations": dict(row["declarations"] or {}),
         "merged_plan_ground": row["merged_plan_ground"],
         "planned_completion_on": row["planned_completion_on"],
