@@ -27,7 +27,7 @@ from services.funding.schemas import (
 from shared.app import DbSession, RequestClock
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.calendar import WorkdayCalendar, load_calendar
-from shared.codes import IDEMPOTENCY_KEY, ROLE_REQUIRED, VALIDATION_FAILED
+from shared.codes import CURSOR_INVALID, IDEMPOTENCY_KEY, ROLE_REQUIRED, VALIDATION_FAILED
 from shared.errors import GovitError
 from shared.idempotency import HEADER, idempotent
 from shared.pagination import page_response, query_model, query_parameters
@@ -196,7 +196,7 @@ _movement_query = query_model(MovementQuery)  # the read path: one validation
 @router.get(
     "/disbursements",
     response_model=MovementPage,
-    responses=_raises(),
+    responses=_raises(also=[CURSOR_INVALID]),
     openapi_extra=query_parameters(MovementQuery),
 )
 async def list_disbursements(
