@@ -20,8 +20,10 @@ class FilingSettings(GovitSettings):
     service_name: str = "filing"
     # How often the scheduler looks for deadlines that have just passed.
     deadline_check_seconds: float = 60.0
-    # Off in tests that share one rolled-back connection among requests.
+    # Off in tests that share one rolled-back connection among requests: a worker
+    # there would run its statements on the test's connection between a request's.
     deadline_scheduler_enabled: bool = True
+    consumers_enabled: bool = True
     # The durable consumer of approval's project events; replicas share it (each event
     # is handled once per service), a separate deployment (a test) names its own.
     projects_durable: str = "filing-projects"
@@ -34,7 +36,7 @@ def build_app(settings: FilingSettings | None = None) -> FastAPI:
         title="govit filing",
         routers=[router],
         tables=events,
-        consumers=consumers,
+        consumers=consumers if settings.consumers_enabled else None,
         workers=workers if settings.deadline_scheduler_enabled else None,
     )
     # Shipped and administrator-file years; years loaded through the API are applied

@@ -37,7 +37,11 @@ def at(day: date) -> FixedClock:
     return FixedClock(datetime(day.year, day.month, day.day, 10, tzinfo=SHANGHAI))
 
 
-filing_app = app_fixture("filing", build_app, FilingSettings, deadline_scheduler_enabled=False)
+# No workers: the session's NATS carries other tests' approval events, which a
+# consumer here would apply on the test's one rolled-back connection mid-request.
+filing_app = app_fixture(
+    "filing", build_app, FilingSettings, deadline_scheduler_enabled=False, consumers_enabled=False
+)
 
 
 @pytest.fixture
