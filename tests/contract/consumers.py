@@ -99,6 +99,7 @@ READS: dict[str, dict[str, frozenset[str]]] = {
         ),
     },
     "evaluation": {
+        "govit.registry.unit.*": frozenset({"id", "name", "jurisdiction"}),
         "govit.approval.project.*": frozenset(
             {"id", "org", "jurisdiction", "profile", "profile_version", "status", "version"}
         ),
