@@ -21,6 +21,7 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import TokenVerifier
@@ -33,6 +34,7 @@ from shared.events.consumer import Consumer
 from shared.events.relay import OutboxRelay
 from shared.events.tables import EventTables
 from shared.events.workers import Supervisor, Worker
+from shared.idempotency import ExpiredKeysPurge, IdempotencyStore
 from shared.json_body import StrictJSONMiddleware
 from shared.observability import configure_logging, remember_route_names
 from shared.openapi import install_openapi
@@ -54,6 +56,7 @@ def create_app(
     tables: EventTables,
     consumers: ConsumerFactory | None = None,
     workers: WorkerFactory | None = None,
+    idempotency_keys: Table | None = None,
     body_limits: dict[str, int] | None = None,
     version: str = "1.0.0",
 ) -> FastAPI:
@@ -77,6 +80,9 @@ def create_app(
             supervisor.add(
                 OutboxRelay(db, tables.outbox, bus, poll_seconds=settings.outbox_poll_seconds)
             )
+        if idempotency_keys is not None:
+            store = IdempotencyStore(db, idempotency_keys)
+            supervisor.add(ExpiredKeysPurge(store, settings.idempotency_purge_seconds))
         supervisor.add_all(consumers(app) if consumers else ())
         supervisor.add_all(workers(app) if workers else ())
         app.state.workers = supervisor

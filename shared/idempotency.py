@@ -25,11 +25,13 @@ case and storing its answer leaves the key "in flight" until its lease runs out
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable, Coroutine
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from datetime import timedelta
 from typing import Any
 
@@ -59,6 +61,9 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from shared.auth import current_principal
 from shared.db.session import Database
 from shared.errors import GovitError
+from shared.events.workers import Health
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)  # how long an answer is replayed
@@ -167,6 +172,46 @@ class IdempotencyStore:
     def _is(self, caller: str, route: str, key: str) -> tuple[Any, ...]:
         t = self.table
         return (t.c.caller == caller, t.c.route == route, t.c.key == key)
+
+
+class ExpiredKeysPurge:
+    """A worker deleting expired keys every ``every_seconds``.
+
+    An expired key is taken over in place when its caller sends it again, but most
+    keys never come back, and without this the table only grows. The first sweep
+    comes one interval after start (a restart loop never hammers the table; a test's
+    app, sharing one connection among its requests, never meets it). Every replica
+    may sweep: deleting rows already deleted changes nothing.
+    """
+
+    name = "idempotency-purge"
+
+    def __init__(self, store: IdempotencyStore, every_seconds: float) -> None:
+        self.store = store
+        self.every_seconds = every_seconds
+        self.health = Health(self.name)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.health.running()
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.every_seconds)
+            if stop.is_set():
+                return
+            await self.sweep()
+
+    async def sweep(self) -> int:
+        """One pass: the number of keys deleted (0 when the pass failed)."""
+        try:
+            purged = await self.store.purge()
+        except Exception as exc:
+            if self.health.failing(exc):
+                log.exception("purging expired idempotency keys failed")
+            return 0
+        self.health.running()
+        if purged:
+            log.info("purged expired idempotency keys", extra={"purged": purged})
+        return purged
 
 
 _PK = frozenset({"caller", "route", "key"})

@@ -59,6 +59,8 @@ class GovitSettings(BaseSettings):
     outbox_relay_enabled: bool = True
     outbox_poll_seconds: float = 1.0
     consumer_max_deliveries: int = 5
+    # How often expired Idempotency-Key answers are deleted (shared.idempotency).
+    idempotency_purge_seconds: float = Field(default=3600.0, gt=0)
 
     @cached_property
     def dev_keys_dir(self) -> Path:

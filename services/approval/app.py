@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.approval.api import router
 from services.approval.consumers import consumers
-from services.approval.models import events
+from services.approval.models import events, idempotency_keys
 from shared.app import create_app
 from shared.settings import GovitSettings
 
@@ -28,5 +28,6 @@ def build_app(settings: ApprovalSettings | None = None) -> FastAPI:
         title="govit approval",
         routers=[router],
         tables=events,
+        idempotency_keys=idempotency_keys,
         consumers=consumers if settings.consumers_enabled else None,
     )

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from services.evaluation.api import anonymous, router
 from services.evaluation.consumers import consumers
-from services.evaluation.models import events
+from services.evaluation.models import events, idempotency_keys
 from shared.app import create_app
 from shared.settings import GovitSettings
 
@@ -30,5 +30,6 @@ def build_app(settings: EvaluationSettings | None = None) -> FastAPI:
         title="govit evaluation",
         routers=[router, anonymous],
         tables=events,
+        idempotency_keys=idempotency_keys,
         consumers=consumers if settings.consumers_enabled else None,
     )

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from services.filing.api import router
 from services.filing.consumers import consumers
 from services.filing.domain import LiveCalendar
-from services.filing.models import events
+from services.filing.models import events, idempotency_keys
 from services.filing.scheduler import workers
 from shared.app import create_app
 from shared.calendar import load_calendar
@@ -36,6 +36,7 @@ def build_app(settings: FilingSettings | None = None) -> FastAPI:
         title="govit filing",
         routers=[router],
         tables=events,
+        idempotency_keys=idempotency_keys,
         consumers=consumers if settings.consumers_enabled else None,
         workers=workers if settings.deadline_scheduler_enabled else None,
     )

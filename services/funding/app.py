@@ -15,7 +15,7 @@ from pydantic import Field
 
 from services.funding import consumers
 from services.funding.api import router
-from services.funding.models import events
+from services.funding.models import events, idempotency_keys
 from shared.app import create_app
 from shared.clock import Clock
 from shared.events.consumer import Consumer
@@ -68,5 +68,6 @@ def build_app(settings: FundingSettings | None = None) -> FastAPI:
         title="govit funding",
         routers=[router],
         tables=events,
+        idempotency_keys=idempotency_keys,
         consumers=_consumers,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.registry.api import MAX_IMPORT_BYTES, router
-from services.registry.models import events
+from services.registry.models import events, idempotency_keys
 from shared.app import create_app
 from shared.settings import GovitSettings
 
@@ -22,5 +22,6 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
         title="govit registry",
         routers=[router],
         tables=events,
+        idempotency_keys=idempotency_keys,
         body_limits={"POST /api/v1/systems:import": MAX_IMPORT_BYTES},
     )

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text, update
 
 from services.registry.app import build_app
 from services.registry.models import Resource, System, events, idempotency_keys
+from shared.idempotency import ExpiredKeysPurge
 from tests.registry.conftest import (
     SOURCE,
     make_unit,
@@ -283,3 +284,40 @@ async def test_concurrent_duplicates_run_once(
         assert set(statuses) <= {201, 409}, [r.text for r in responses]
         assert len({r.json()["id"] for r in responses if r.status_code == 201}) == 1
         assert await count(instance, System.__table__) == 1
+
+
+async def test_expired_keys_are_purged_by_the_apps_worker_and_live_ones_kept(
+    app: FastAPI,
+) -> None:
+    """The table does not only grow: the worker every service app runs deletes what
+    has expired, and nothing that is still replayed or in flight."""
+    [purge] = [w for w in app.state.workers.workers.values() if isinstance(w, ExpiredKeysPurge)]
+    caller = f"purge-{uuid.uuid4()}"
+    now, hour = func.now(), text("interval '1 hour'")
+    rows = {  # key: expires_at
+        "expired": now - hour,
+        "answered": now + hour,
+        "in-flight": now + hour,
+    }
+    async with app.state.db.transaction() as session:
+        for key, expires_at in rows.items():
+            await session.execute(
+                idempotency_keys.insert().values(
+                    caller=caller,
+                    route="POST /api/v1/systems",
+                    key=key,
+                    fingerprint="f",
+                    status=None if key == "in-flight" else 201,
+                    locked_until=now + hour,
+                    expires_at=expires_at,
+                )
+            )
+    assert await purge.sweep() >= 1
+    async with app.state.db.sessions() as session:
+        kept = set(
+            await session.scalars(
+                select(idempotency_keys.c.key).where(idempotency_keys.c.caller == caller)
+            )
+        )
+    assert kept == {"answered", "in-flight"}
+    assert purge.health.state == "running"
