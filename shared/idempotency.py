@@ -322,14 +322,14 @@ class IdempotentRoute(APIRoute):
 # under this scope key. The handler gets a stack of its own here, closed before the
 # answer is stored or the key released, so both follow the commit (or the rollback).
 # tests/shared/test_idempotency.py fails if FastAPI ever changes this.
-_FUNCTION_STACK = "fastapi_function_astack"
+FUNCTION_STACK = "fastapi_function_astack"
 
 
 async def _committed(handler: Handler, request: Request) -> Response:
-    outer = request.scope.get(_FUNCTION_STACK)
+    outer = request.scope.get(FUNCTION_STACK)
     try:
         async with AsyncExitStack() as stack:
-            request.scope[_FUNCTION_STACK] = stack
+            request.scope[FUNCTION_STACK] = stack
             return await handler(request)
     finally:
-        request.scope[_FUNCTION_STACK] = outer
+        request.scope[FUNCTION_STACK] = outer

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException
 from sqlalchemy import Column, Integer, MetaData, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -118,6 +118,41 @@ async def test_the_request_dependency_reads_on_get_and_commits_on_post(db: Datab
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         assert (await client.get("/block")).json() == {"in_block": False}
         assert (await client.post("/block")).json() == {"in_block": True}
+
+
+async def test_the_commit_point_comes_before_the_answer(db: Database) -> None:
+    """A write is committed before its 201 is sent; a refusal rolls it back; a commit
+    that fails is never answered as a success."""
+    router = APIRouter()
+
+    @router.post("/numbers/{n}", status_code=201)
+    async def add(n: int, session: DbSession) -> dict[str, int]:
+        await session.execute(numbers.insert().values(n=n))
+        if n == 2001:
+            raise HTTPException(409, "refused after the write")
+        if n == 2002:
+            session.add(Number(n=n))  # flushed at the commit, into a table never created
+        return {"n": n}
+
+    app = FastAPI()
+    app.state.db = db
+    app.include_router(router)
+
+    async def stored(n: int) -> bool:
+        async with db.reading() as session:
+            found = await session.execute(select(numbers.c.n).where(numbers.c.n == n))
+            return found.scalar() is not None
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.post("/numbers/2000")).status_code == 201
+        assert await stored(2000)
+        assert (await client.post("/numbers/2001")).status_code == 409
+        assert not await stored(2001)
+        assert (await client.post("/numbers/2002")).status_code == 500
+        assert not await stored(2002)
+    pool: Any = db.engine.sync_engine.pool
+    assert pool.checkedout() == 0
 
 
 async def test_a_read_that_took_no_connection_skips_the_close(
