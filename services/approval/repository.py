@@ -12,7 +12,18 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, Select, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    RowMapping,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,13 +52,15 @@ from shared.ids import new_id
 
 _PROJECT_COLUMNS = tuple(Project.__table__.columns)
 _PAGE_COLUMNS = fetchable(*_PROJECT_COLUMNS)  # the page read by asyncpg (`fetch`)
-_PAGE_KEY = (Project.id,)
+# SQLAlchemy's stubs do not type an ORM attribute as a ColumnElement, though it serves
+# as one here (``order_by`` takes it, ``next_page`` reads its ``key``).
+_PAGE_KEY = cast(pagination.Key, (Project.id,))
 
 
 # --- the projections -------------------------------------------------------------------
 
 
-async def units(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Mapping[str, Any]]:
+async def units(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, RowMapping]:
     if not ids:
         return {}
     rows = await session.execute(select(known_units).where(known_units.c.id.in_(ids)))
@@ -109,7 +122,7 @@ async def lift_sanctions(
     trigger: str | None = None,
 ) -> None:
     t = unit_sanctions
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if ids:
         conditions.append(t.c.id.in_(ids))
     if project_id is not None and trigger is not None:
@@ -132,10 +145,10 @@ async def latest_assessment(session: AsyncSession, org: uuid.UUID) -> Mapping[st
         .mappings()
         .first()
     )
-    return row
+    return cast(Mapping[str, Any] | None, row)  # a RowMapping, read by column name
 
 
-async def orders_of(session: AsyncSession, project_id: uuid.UUID) -> list[Mapping[str, Any]]:
+async def orders_of(session: AsyncSession, project_id: uuid.UUID) -> list[RowMapping]:
     t = rectification_orders
     rows = await session.execute(select(t).where(t.c.project_id == project_id))
     return list(rows.mappings())
@@ -150,7 +163,8 @@ async def readable_project(
     query = readable(Project, principal, domain.PROJECTS).where(Project.id == project_id)
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(query)
+    found: Project | None = await session.scalar(query)
+    return found
 
 
 async def project(
@@ -246,7 +260,8 @@ async def approved_in(
         )
         .order_by(Project.number)
     )
-    return (await session.execute(query)).mappings().all()
+    rows = (await session.execute(query)).mappings().all()
+    return cast(Sequence[Mapping[str, Any]], rows)  # RowMappings, read by column name
 
 
 # --- what hangs off a project ---------------------------------------------------------------
@@ -321,7 +336,8 @@ async def record(
 async def history(session: AsyncSession, project_id: uuid.UUID) -> Sequence[Mapping[str, Any]]:
     t = project_history
     query = select(t).where(t.c.project_id == project_id).order_by(t.c.at, t.c.id)
-    return (await session.execute(query)).mappings().all()
+    rows = (await session.execute(query)).mappings().all()
+    return cast(Sequence[Mapping[str, Any]], rows)  # RowMappings, read by column name
 
 
 async def saved(

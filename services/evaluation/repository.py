@@ -13,7 +13,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, Table, and_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,7 +47,7 @@ from shared.db.fast import fetch, fetchable
 
 async def project(session: AsyncSession, project_id: uuid.UUID) -> Mapping[str, Any] | None:
     row = (await session.execute(select(projects).where(projects.c.id == project_id))).first()
-    return None if row is None else row._mapping
+    return None if row is None else cast(Mapping[str, Any], row._mapping)  # read by name
 
 
 async def unit_jurisdiction(session: AsyncSession, unit_id: uuid.UUID) -> str | None:
@@ -68,7 +68,7 @@ async def self_evaluation_filing(
 ) -> Mapping[str, Any] | None:
     query = select(self_evaluation_filings).where(self_evaluation_filings.c.id == filing_id)
     row = (await session.execute(query)).first()
-    return None if row is None else row._mapping
+    return None if row is None else cast(Mapping[str, Any], row._mapping)  # read by name
 
 
 async def latest_unlinked_filing(
@@ -84,7 +84,7 @@ async def latest_unlinked_filing(
         .limit(1)
     )
     row = (await session.execute(query)).first()
-    return None if row is None else row._mapping
+    return None if row is None else cast(Mapping[str, Any], row._mapping)  # read by name
 
 
 # --- evaluations ------------------------------------------------------------------------
@@ -110,7 +110,8 @@ async def readable_evaluation(
     )
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(query)
+    found: Evaluation | None = await session.scalar(query)
+    return found
 
 
 async def evaluation_page(
@@ -186,7 +187,8 @@ async def readable_rectification(
     )
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(query)
+    found: Rectification | None = await session.scalar(query)
+    return found
 
 
 async def rectification_page(
@@ -207,7 +209,7 @@ async def rectification_page(
 
 async def insert_suggestion(session: AsyncSession, values: Mapping[str, Any]) -> bool:
     """A suggested order for a missed obligation; False when it has one already."""
-    table = Rectification.__table__
+    table = cast(Table, Rectification.__table__)  # a Table; the stubs say FromClause
     insert = (
         pg_insert(table)
         .values(**values)
@@ -328,7 +330,8 @@ async def readable_assessment(
     query = readable(Assessment, principal, domain.ASSESSMENTS).where(
         Assessment.id == assessment_id
     )
-    return await session.scalar(query)
+    found: Assessment | None = await session.scalar(query)
+    return found
 
 
 async def spot_check(session: AsyncSession, check: SpotCheck) -> None:

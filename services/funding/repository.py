@@ -93,7 +93,7 @@ async def save_gate(session: AsyncSession, values: Mapping[str, Any]) -> None:
 
 async def allocations(
     session: AsyncSession, project_ids: Sequence[uuid.UUID], year: int | None = None
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[Any, Any, Any, Any, Any]]:
     """Allocated amounts per project, category, year and effective day."""
     t = allocation_items
     query = select(t.c.project_id, t.c.category, t.c.year, t.c.effective_on, t.c.amount).where(

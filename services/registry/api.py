@@ -183,7 +183,7 @@ _IMPORT_BODY: dict[str, Any] = {
         },
     }
 }
-_EXPORT_FILE = {
+_EXPORT_FILE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The catalogue file (`format=csv` or `xlsx`), streamed. CSV cells"
         " that start like a formula (= + - @ tab CR, full-width too) or with an"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -253,7 +253,8 @@ def _lifecycle_violation(system: System, patch: Mapping[str, Any]) -> Violation 
     after = {**before, **patch}
     if not domain.changes(before, after):
         return None
-    return domain.lifecycle_violation(system.status, after["status"])
+    current = cast(domain.Status, system.status)  # the column's CHECK constraint
+    return domain.lifecycle_violation(current, after["status"])
 
 
 # --- export ---------------------------------------------------------------------------
@@ -276,7 +277,7 @@ async def export_file(
     new: Callable[[Sequence[str]], SheetWriter]
     new = CsvWriter if format == "csv" else (lambda header: XlsxWriter(header, "systems"))
     with HEAVY.without_gc():
-        writer = await HEAVY.run(new, COLUMNS)
+        writer: SheetWriter = await HEAVY.run(new, COLUMNS)
         async with snapshot(session):  # a server-side cursor lives in a transaction
             result = await session.stream(query)
             async for chunk in result.partitions(EXPORT_CHUNK):

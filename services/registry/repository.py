@@ -50,7 +50,9 @@ from shared.events.outbox import NOTIFY_CHANNEL
 Offload = Callable[..., Awaitable[Any]]
 COPY_FROM = 100  # rows per batch from which a creation batch is COPYed, not INSERTed
 _SYSTEM_COLUMNS = tuple(System.__table__.columns)
-_PAGE_KEY = (System.id,)
+# SQLAlchemy's stubs do not type an ORM attribute as a ColumnElement, though it serves
+# as one here (``order_by`` takes it, ``next_page`` reads its ``key``).
+_PAGE_KEY = cast(pagination.Key, (System.id,))
 
 
 # --- units --------------------------------------------------------------------------
@@ -71,7 +73,9 @@ async def readable_unit(
     session: AsyncSession, principal: Principal, unit_id: uuid.UUID
 ) -> Unit | None:
     """The unit, or None when it does not exist or is not the caller's to read."""
-    return await session.scalar(readable(Unit, principal, domain.UNITS).where(Unit.id == unit_id))
+    query = readable(Unit, principal, domain.UNITS).where(Unit.id == unit_id)
+    unit: Unit | None = await session.scalar(query)
+    return unit
 
 
 async def readable_units(
@@ -121,7 +125,8 @@ async def readable_system(
     query = readable(System, principal, domain.SYSTEMS).where(System.id == system_id)
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(query)
+    found: System | None = await session.scalar(query)
+    return found
 
 
 async def system(session: AsyncSession, system_id: uuid.UUID) -> System | None:
@@ -135,7 +140,7 @@ async def systems_for_update(session: AsyncSession, ids: set[uuid.UUID]) -> dict
     return {system.id: system for system in await session.scalars(query)}
 
 
-def filtered_systems(principal: Principal, filters: SystemFilters) -> Select[tuple[System]]:
+def filtered_systems(principal: Principal, filters: SystemFilters) -> Select[System]:
     """The systems the caller may read that match the list filters (the export's; the
     list page runs the same conditions, ``_page_statement``)."""
     present, values = _filter_values(filters)
@@ -288,6 +293,7 @@ async def _copy_created(
     sending multi-row INSERTs, which cost more than everything else of an import."""
     await session.execute(select(1))  # the transaction has begun on this connection
     raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert raw is not None  # a checked-out connection has its asyncpg connection
     args = (systems, revisions, registered)
     tables = await run(_copy_records, *args) if run else _copy_records(*args)
     for name, columns, records in tables:

@@ -13,7 +13,7 @@ import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -142,7 +142,8 @@ async def apply_change(
     diff = domain.changes(before, after)
     if not diff:
         return False
-    if violation := domain.lifecycle_violation(system.status, after["status"]):
+    current = cast(domain.Status, system.status)  # the column's CHECK constraint
+    if violation := domain.lifecycle_violation(current, after["status"]):
         raise errors.lifecycle_refused(system.status, violation)
     _refuse(after, system.jurisdiction)
     for field in diff:
@@ -220,7 +221,8 @@ async def add_resource(
     system = await get_system(session, principal, system_id, for_update=True)
     if not allows(principal, system, domain.SYSTEMS, Level.WRITE):
         raise errors.FORBIDDEN.error("only the owning unit catalogues a system's resources")
-    if violation := domain.lifecycle_violation(system.status, system.status):
+    status = cast(domain.Status, system.status)  # the column's CHECK constraint
+    if violation := domain.lifecycle_violation(status, status):
         raise errors.lifecycle_refused(system.status, violation)
     resource = Resource(id=new_id(), system_id=system.id, created_at=now, **body.model_dump())
     await repository.insert_resource(session, resource)
