@@ -28,8 +28,7 @@ from services.approval.schemas import (
     ReviewCreate,
     TerminateCreate,
 )
-from shared.auth import HomeJurisdictions, Level, Principal, Role, allows
-from shared.auth.access import as_uuid
+from shared.auth import Level, Principal, Role, allows, caller_check
 from shared.errors import Violation
 from shared.ids import new_id
 from shared.policy import load_profile
@@ -39,15 +38,9 @@ BUDGET_YEARS_AHEAD = 10
 
 # Tokens whose jurisdiction is not their unit's are refused (shared.auth.home); the
 # unit directory here is a projection, so "unknown" is remembered briefly only.
-_homes = HomeJurisdictions(unknown_seconds=5.0)
-
-
-async def check_caller(session: AsyncSession, principal: Principal) -> None:
-    async def lookup(org: str) -> str | None:
-        unit_id = as_uuid(org)
-        return None if unit_id is None else await repository.unit_jurisdiction(session, unit_id)
-
-    await _homes.check(principal, lookup)
+# 403 ``token_jurisdiction_mismatch`` when the token's unit lies elsewhere, as this
+# service's copy of the unit directory tells it (shared.auth.home).
+check_caller = caller_check(repository.unit_jurisdiction, unknown_seconds=5.0)
 
 
 # --- projects ---------------------------------------------------------------------------

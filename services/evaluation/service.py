@@ -39,8 +39,7 @@ from services.evaluation.schemas import (
     RectificationFilters,
     SpotCheckCreate,
 )
-from shared.auth import HomeJurisdictions, Level, Principal, Role, allows
-from shared.auth.access import as_uuid
+from shared.auth import Level, Principal, Role, allows, caller_check
 from shared.ids import new_id
 from shared.policy import PolicyProfile, load_profile
 
@@ -49,17 +48,9 @@ MAX_PAGE = 500
 # --- the caller -----------------------------------------------------------------------------
 
 # The unit directory here is a projection: "unknown" is remembered briefly only.
-_homes = HomeJurisdictions(unknown_seconds=5)
-
-
-async def check_caller(session: AsyncSession, principal: Principal) -> None:
-    """403 ``token_jurisdiction_mismatch`` when the token's unit lies elsewhere."""
-
-    async def lookup(org: str) -> str | None:
-        unit_id = as_uuid(org)
-        return None if unit_id is None else await repository.unit_jurisdiction(session, unit_id)
-
-    await _homes.check(principal, lookup)
+# 403 ``token_jurisdiction_mismatch`` when the token's unit lies elsewhere, as this
+# service's copy of the unit directory tells it (shared.auth.home).
+check_caller = caller_check(repository.unit_jurisdiction, unknown_seconds=5)
 
 
 async def _project(

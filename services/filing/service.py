@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.filing import domain, errors, repository, views
 from services.filing.models import Acceptance, CalendarYear, Filing, Obligation, Project, publisher
 from services.filing.schemas import AcceptanceCreate, CalendarLoad, FilingCreate, ReviewCreate
-from shared.auth import HomeJurisdictions, Principal, Role
-from shared.auth.access import as_uuid
+from shared.auth import Principal, Role, caller_check
 from shared.calendar import LIBRARY_YEARS, CalendarYearUnknown, WorkdayCalendar, YearSchedule
 from shared.clock import Clock
 from shared.ids import new_id
@@ -24,18 +23,9 @@ from shared.policy import load_profile
 
 MAX_PAGE = 500
 MIN_YEAR, MAX_YEAR = 1900, 2200
-_homes = HomeJurisdictions()
-
-
-async def check_caller(session: AsyncSession, principal: Principal) -> None:
-    """403 ``token_jurisdiction_mismatch`` when the token's unit lies elsewhere (as the
-    projects of that unit tell it; a unit with no project yet is let through)."""
-
-    async def lookup(org: str) -> str | None:
-        unit_id = as_uuid(org)
-        return None if unit_id is None else await repository.unit_jurisdiction(session, unit_id)
-
-    await _homes.check(principal, lookup)
+# 403 ``token_jurisdiction_mismatch`` when the token's unit lies elsewhere, as the
+# projects of that unit tell it (a unit with no project yet is let through).
+check_caller = caller_check(repository.unit_jurisdiction)
 
 
 async def calendar_now(session: AsyncSession, live: domain.LiveCalendar) -> WorkdayCalendar:

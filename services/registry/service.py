@@ -21,8 +21,7 @@ from services.registry import domain, errors, repository, views
 from services.registry.models import Resource, System, Unit, publisher
 from services.registry.repository import Offload
 from services.registry.schemas import ResourceCreate, SystemCreate, SystemFilters, UnitCreate
-from shared.auth import HomeJurisdictions, Level, Principal, allows
-from shared.auth.access import as_uuid
+from shared.auth import Level, Principal, allows, caller_check
 from shared.errors import Violation
 from shared.events import Event
 from shared.ids import new_id
@@ -77,17 +76,8 @@ async def list_units(
 
 
 # Tokens whose jurisdiction is not their unit's are refused (shared.auth.home).
-_homes = HomeJurisdictions()
-
-
-async def check_caller(session: AsyncSession, principal: Principal) -> None:
-    """403 ``token_jurisdiction_mismatch`` when the token's unit lies elsewhere."""
-
-    async def lookup(org: str) -> str | None:
-        unit_id = as_uuid(org)
-        return None if unit_id is None else await repository.unit_jurisdiction(session, unit_id)
-
-    await _homes.check(principal, lookup)
+# 403 ``token_jurisdiction_mismatch`` when the token's unit lies elsewhere (shared.auth.home).
+check_caller = caller_check(repository.unit_jurisdiction)
 
 
 # --- systems ------------------------------------------------------------------------

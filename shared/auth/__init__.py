@@ -8,7 +8,7 @@ from shared.auth.dependencies import (
     current_principal,
     require_roles,
 )
-from shared.auth.home import HomeJurisdictions
+from shared.auth.home import HomeJurisdictions, caller_check
 from shared.auth.jwks import JwksKeySource, KeySource, VerificationKey, parse_jwks
 from shared.auth.keys import DevKeys, ensure_dev_keys, jwk_thumbprint, mint_token
 from shared.auth.memory import TokenMemory
@@ -31,6 +31,7 @@ __all__ = [
     "VerificationKey",
     "allows",
     "bearer_token",
+    "caller_check",
     "current_principal",
     "ensure_dev_keys",
     "jwk_thumbprint",

@@ -21,14 +21,18 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from shared.auth.access import as_uuid
 from shared.auth.principal import Principal
 from shared.errors import GovitError
 
 # ``org`` → that unit's jurisdiction, or None when the directory has no such unit.
 DirectoryLookup = Callable[[str], Awaitable[str | None]]
+SessionT = TypeVar("SessionT")
 
 
 class HomeJurisdictions:
@@ -68,3 +72,30 @@ class HomeJurisdictions:
         if self.max_entries > 0:
             self._answers[org] = (home, until)
         return home
+
+
+def caller_check(
+    unit_jurisdiction: Callable[[SessionT, uuid.UUID], Awaitable[str | None]],
+    *,
+    unknown_seconds: float = 60.0,
+) -> Callable[[SessionT, Principal], Awaitable[None]]:
+    """A service's ``check_caller`` for ``shared.routing.api_router``: its directory
+    answers ``unit_jurisdiction(session, unit_id)`` (a unit's jurisdiction, or None),
+    and the answers are remembered by one ``HomeJurisdictions``::
+
+        check_caller = caller_check(repository.unit_jurisdiction)          # service.py
+
+    A service whose directory is a projection of the registry's events names a short
+    ``unknown_seconds``: it may learn of a unit a moment after the unit's first token.
+    An ``org`` that is no UUID names no unit: it is let through, as an unknown one is.
+    """
+    homes = HomeJurisdictions(unknown_seconds=unknown_seconds)
+
+    async def check_caller(session: SessionT, principal: Principal) -> None:
+        async def lookup(org: str) -> str | None:
+            unit_id = as_uuid(org)
+            return None if unit_id is None else await unit_jurisdiction(session, unit_id)
+
+        await homes.check(principal, lookup)
+
+    return check_caller

@@ -14,7 +14,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, Uuid, insert, sel
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from shared.auth import HomeJurisdictions, Level, Ownership, Principal, Role, allows
+from shared.auth import HomeJurisdictions, Level, Ownership, Principal, Role, allows, caller_check
 from shared.auth.access_sql import access_clause
 from shared.errors import GovitError
 from tests.support.databases import Databases
@@ -214,3 +214,24 @@ async def test_the_memory_of_homes_is_bounded() -> None:
         await homes.check(principal({Role.UNIT}, str(org), jurisdiction), directory)
     await homes.check(principal({Role.UNIT}, str(A), "jincheng"), directory)
     assert directory.asked == [str(A), str(B), str(C), str(A)], "the oldest was forgotten"
+
+
+async def test_a_services_caller_check_asks_its_directory_with_the_requests_session() -> None:
+    """``caller_check``: the check every service's routes run, over its own directory."""
+    asked: list[tuple[object, uuid.UUID]] = []
+    units = {A: "jincheng"}
+
+    async def unit_jurisdiction(session: object, unit_id: uuid.UUID) -> str | None:
+        asked.append((session, unit_id))
+        return units.get(unit_id)
+
+    check_caller = caller_check(unit_jurisdiction)
+    session = object()
+    await check_caller(session, principal({Role.UNIT}, str(A), "jincheng"))
+    with pytest.raises(GovitError) as caught:
+        await check_caller(session, principal({Role.ADMIN}, str(A), "leshan"))
+    assert (caught.value.status, caught.value.code) == (403, "token_jurisdiction_mismatch")
+    assert asked == [(session, A)], "asked once, with the request's session, then remembered"
+    await check_caller(session, principal({Role.ADMIN}, "not-a-uuid", "leshan"))
+    await check_caller(session, principal({Role.UNIT}, str(B), "leshan"))  # unknown: let through
+    assert asked == [(session, A), (session, B)], "an org that is no UUID names no unit"
