@@ -139,8 +139,19 @@ async def list_evaluations(
 async def spot_check(
     body: SpotCheckCreate, session: DbSession, principal: Finance, clock: RequestClock
 ) -> dict[str, object]:
-    check, population = await service.spot_check(session, principal, body, clock.now())
-    return views.spot_check_out(check, population)
+    return views.spot_check_out(await service.spot_check(session, principal, body, clock.now()))
+
+
+@router.get(
+    "/evaluations:spot-check/{spot_check_id}",
+    response_model=SpotCheckOut,
+    responses=_raises(errors.NOT_FOUND),
+)
+async def get_spot_check(
+    spot_check_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> dict[str, object]:
+    """A drawn check as it was answered: its seed lets an auditor draw it again."""
+    return views.spot_check_out(await service.get_spot_check(session, principal, spot_check_id))
 
 
 @router.get(

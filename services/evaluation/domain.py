@@ -49,6 +49,8 @@ PROJECTS = Ownership(org="org", co_owners="co_orgs")
 EVALUATIONS = Ownership(org="org", co_owners="co_orgs")
 RECTIFICATIONS = Ownership(org="org", co_owners="co_orgs")
 ASSESSMENTS = Ownership(org="org")
+# A jurisdiction's record, owned by no unit: its oversight roles and admin read it.
+SPOT_CHECKS = Ownership(org=None)
 UNITS = Ownership(org=None, directory=True)
 
 # The service's own rules, where no article of the five regulations governs them.

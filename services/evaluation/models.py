@@ -262,5 +262,7 @@ class SpotCheck(Base):
     size: Mapped[int] = mapped_column(Integer)
     seed: Mapped[str] = mapped_column(Text)
     sample: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid))
+    # The self-evaluations it was drawn from (null: drawn before it was recorded).
+    population: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(Text)

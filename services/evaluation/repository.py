@@ -334,6 +334,14 @@ async def readable_assessment(
     return found
 
 
+async def readable_spot_check(
+    session: AsyncSession, principal: Principal, spot_check_id: uuid.UUID
+) -> SpotCheck | None:
+    query = readable(SpotCheck, principal, domain.SPOT_CHECKS).where(SpotCheck.id == spot_check_id)
+    found: SpotCheck | None = await session.scalar(query)
+    return found
+
+
 async def spot_check(session: AsyncSession, check: SpotCheck) -> None:
     session.add(check)
     await session.flush()

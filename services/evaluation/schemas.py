@@ -103,7 +103,10 @@ class SpotCheckOut(BaseModel):
     year: int
     size: int
     seed: str
-    population: int = Field(description="Self-evaluations of the jurisdiction and year")
+    population: int | None = Field(
+        description="Self-evaluations of the jurisdiction and year it was drawn from "
+        "(null for a check drawn before this was recorded)"
+    )
     sample: list[uuid.UUID]
 
 

@@ -219,7 +219,7 @@ async def list_evaluations(
 
 async def spot_check(
     session: AsyncSession, principal: Principal, body: SpotCheckCreate, now: datetime
-) -> tuple[SpotCheck, int]:
+) -> SpotCheck:
     """A reproducible sample of the jurisdiction's self-evaluations of a year
     (xiangfen:27, xinzhou-transport:23): the seed is recorded and returned."""
     seed = body.seed or secrets.token_hex(16)
@@ -232,11 +232,23 @@ async def spot_check(
         size=body.size,
         seed=seed,
         sample=sample,
+        population=len(population),
         created_at=now,
         created_by=principal.sub,
     )
     await repository.spot_check(session, check)
-    return check, len(population)
+    return check
+
+
+async def get_spot_check(
+    session: AsyncSession, principal: Principal, spot_check_id: uuid.UUID
+) -> SpotCheck:
+    """A drawn check as it was answered, for whoever oversees its jurisdiction (an
+    auditor re-draws it from the seed); 404 elsewhere, as if it did not exist."""
+    found = await repository.readable_spot_check(session, principal, spot_check_id)
+    if found is None:
+        raise errors.not_found("spot check", spot_check_id)
+    return found
 
 
 # --- questionnaires ------------------------------------------------------------------------

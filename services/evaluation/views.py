@@ -172,13 +172,13 @@ def assessment_payload(assessment: Assessment) -> dict[str, Any]:
 # --- spot checks ------------------------------------------------------------------------
 
 
-def spot_check_out(check: SpotCheck, population: int) -> dict[str, Any]:
+def spot_check_out(check: SpotCheck) -> dict[str, Any]:
     return {
         "id": str(check.id),
         "jurisdiction": check.jurisdiction,
         "year": check.year,
         "size": check.size,
         "seed": check.seed,
-        "population": population,
+        "population": check.population,
         "sample": [str(i) for i in check.sample],
     }

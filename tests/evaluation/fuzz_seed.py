@@ -1,7 +1,7 @@
 """What the evaluation fuzz starts from: units and projects (fed to the service's own
 consumer handlers, as approval's and the registry's events would), and through the
 API an evaluation of each kind, a pending questionnaire evaluation with its
-questionnaire, an open order, a suggested one, and an assessment."""
+questionnaire, an open order, a suggested one, an assessment and a spot check."""
 
 from __future__ import annotations
 
@@ -102,6 +102,12 @@ async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
             headers=authority,
         )
     )
+    finance = auth(token(roles=["finance"], jurisdiction=JURISDICTION))
+    spot_check = created_id(
+        await client.post(
+            "/api/v1/evaluations:spot-check", json={"year": 2025, "size": 1}, headers=finance
+        )
+    )
     ids = [str(u) for u in units]
     return Seeded(
         unit_org=ids[0],
@@ -109,6 +115,7 @@ async def seed(client: httpx.AsyncClient, token: TokenFactory) -> Seeded:
             "evaluation_id": evaluations,
             "rectification_id": orders,
             "assessment_id": [assessment],
+            "spot_check_id": [spot_check],
             "project_id": [pid],
             "org": ids,
         },

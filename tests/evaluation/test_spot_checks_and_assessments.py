@@ -76,6 +76,28 @@ async def test_the_same_seed_gives_the_same_stratified_sample(
     assert elsewhere.json()["sample"] == []
 
 
+async def test_a_drawn_check_reads_back_as_answered_by_its_jurisdictions_oversight(
+    client: httpx.AsyncClient, evaluation_app: FastAPI, cast: Cast, token: TokenFactory
+) -> None:
+    """The seed and the sample, read later (the same seed draws the same sample: the
+    test above); another jurisdiction, a unit or an unknown id gets the same 404."""
+    await self_evaluations(client, evaluation_app, token, cast, units=2, each=2)
+    drawn = await client.post(
+        "/api/v1/evaluations:spot-check", json={"year": 2025, "size": 2}, headers=cast.finance
+    )
+    assert drawn.status_code == 201, drawn.text
+    path = f"/api/v1/evaluations:spot-check/{drawn.json()['id']}"
+    for headers in (cast.finance, cast.auditor, cast.authority, cast.admin):
+        read = await client.get(path, headers=headers)
+        assert read.status_code == 200, read.text
+        assert read.json() == drawn.json()
+    elsewhere = auth(token(roles=["auditor"], jurisdiction="jincheng"))
+    for headers in (cast.a, cast.other_authority, elsewhere):
+        problem(await client.get(path, headers=headers), 404, "not_found")
+    unknown = f"/api/v1/evaluations:spot-check/{uuid.uuid4()}"
+    problem(await client.get(unknown, headers=cast.auditor), 404, "not_found")
+
+
 async def test_only_finance_draws_and_bad_input_is_refused(
     client: httpx.AsyncClient, cast: Cast
 ) -> None:
