@@ -186,19 +186,29 @@ class ExpiredKeysPurge:
 
     name = "idempotency-purge"
 
-    def __init__(self, store: IdempotencyStore, every_seconds: float) -> None:
+    def __init__(
+        self, store: IdempotencyStore, every_seconds: float, *, retry_seconds: float = 30.0
+    ) -> None:
         self.store = store
         self.every_seconds = every_seconds
+        self.retry_seconds = retry_seconds
         self.health = Health(self.name)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.health.running()
         while not stop.is_set():
             with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.every_seconds)
+                await asyncio.wait_for(stop.wait(), self.next_wait())
             if stop.is_set():
                 return
             await self.sweep()
+
+    def next_wait(self) -> float:
+        """The interval; soon again after a failed sweep, which ``/readyz`` reports
+        as failing until a sweep succeeds (a database outage must not leave a replica
+        unready for the rest of the hour)."""
+        failing = self.health.state == "failing"
+        return min(self.every_seconds, self.retry_seconds) if failing else self.every_seconds
 
     async def sweep(self) -> int:
         """One pass: the number of keys deleted (0 when the pass failed)."""

@@ -321,3 +321,22 @@ async def test_expired_keys_are_purged_by_the_apps_worker_and_live_ones_kept(
         )
     assert kept == {"answered", "in-flight"}
     assert purge.health.state == "running"
+
+
+async def test_a_failed_purge_is_tried_again_soon_and_then_reads_ready_again() -> None:
+    class Flaky:
+        calls = 0
+
+        async def purge(self) -> int:
+            self.calls += 1
+            if self.calls == 1:
+                raise ConnectionError("the database went away")
+            return 3
+
+    purge = ExpiredKeysPurge(Flaky(), every_seconds=3600, retry_seconds=30)  # type: ignore[arg-type]
+    assert purge.next_wait() == 3600
+    assert await purge.sweep() == 0
+    assert purge.health.state == "failing" and "went away" in purge.health.describe()
+    assert purge.next_wait() == 30
+    assert await purge.sweep() == 3
+    assert purge.health.state == "running" and purge.next_wait() == 3600
