@@ -6,7 +6,9 @@ no-store`` (answers carry personal and budget data; no shared cache may keep
 them). A request target (path and query) over ``MAX_TARGET_BYTES`` is refused
 with ``414 uri_too_long`` before routing. RFC 9110 §4.1 asks servers to take at
 least 8,000 octets; no route of the suite comes near that. Targets too long for
-the app to ever see are refused the same way by ``gateway.server``.
+the app to ever see are refused the same way by ``gateway.server``, which also
+refuses header fields over ``MAX_HEADER_BYTES`` in all with ``431
+request_header_fields_too_large`` (RFC 6585 §5).
 
 A plain ASGI middleware (not ``BaseHTTPMiddleware``): it only wraps ``send``.
 """
@@ -19,6 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.errors import PROBLEM_JSON, GovitError
 
 MAX_TARGET_BYTES = 8 * 1024
+# A request's header section, as nginx's default buffers take it (4 x 8 KiB): a token
+# and the usual headers are ~2 KiB; past this a client is wasting the door's memory.
+MAX_HEADER_BYTES = 32 * 1024
 ANSWER_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store"))
 
 
@@ -28,6 +33,15 @@ def uri_too_long() -> GovitError:
         "uri_too_long",
         f"the request target (path and query) is longer than {MAX_TARGET_BYTES} bytes",
         extra={"limit_bytes": MAX_TARGET_BYTES},
+    )
+
+
+def header_fields_too_large() -> GovitError:
+    return GovitError(
+        431,
+        "request_header_fields_too_large",
+        f"the request's header fields are longer than {MAX_HEADER_BYTES} bytes in all",
+        extra={"limit_bytes": MAX_HEADER_BYTES},
     )
 
 

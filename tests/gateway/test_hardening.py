@@ -406,3 +406,51 @@ async def test_a_refusal_echoes_a_long_path_only_clipped(gw: httpx.AsyncClient) 
     response = await gw.get(f"/api/v1/nobody/{'x' * 5000}")
     assert response.status_code == 404
     assert len(response.json()["detail"]) < 200
+
+
+def header_lines(total: int, each: int = 1000) -> bytes:
+    """About ``total`` bytes of header fields, ``each`` bytes a line."""
+    return b"".join(b"X-Filler-%d: %s\r\n" % (n, b"a" * each) for n in range(total // each))
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        # many ordinary headers, 40 KiB in all
+        b"GET /api/v1/systems/1 HTTP/1.1\r\nHost: gw\r\n" + header_lines(40_000) + b"\r\n",
+        # one header that never ends (the parser would buffer it without bound)
+        b"GET /api/v1/systems/1 HTTP/1.1\r\nHost: gw\r\nX-Endless: " + b"a" * 200_000,
+    ],
+    ids=["many-headers", "endless-header"],
+)
+async def test_over_a_socket_headers_over_32_kib_are_431_problem_json(
+    served_gateway: str, services: dict[str, Upstream], request_bytes: bytes
+) -> None:
+    answer = await asyncio.to_thread(raw_exchange, served_gateway, request_bytes)
+    status, headers, body = parsed(answer)
+    assert status == 431
+    assert headers["content-type"] == PROBLEM_JSON
+    problem_body = json.loads(body)
+    assert (problem_body["code"], problem_body["limit_bytes"]) == (
+        "request_header_fields_too_large",
+        32 * 1024,
+    )
+    assert headers["x-content-type-options"] == "nosniff"
+    assert not services["registry"].state.seen
+
+
+async def test_over_a_socket_headers_under_the_limit_and_large_bodies_pass(
+    served_gateway: str, keys: DevKeys, services: dict[str, Upstream]
+) -> None:
+    """The limit counts header fields only: 30 KiB of them pass, and so does a body of
+    900 KiB arriving with its headers in the same reads, then a second request on the
+    same connection."""
+    filler = {f"x-filler-{n}": "a" * 1000 for n in range(30)}
+    body = json.dumps({"name": "b" * 900_000})
+    async with httpx.AsyncClient(base_url=served_gateway) as client:
+        near = await client.get("/api/v1/systems/1", headers={**auth(mint(keys)), **filler})
+        posted = await client.post("/api/v1/systems", content=body, headers=auth(mint(keys)))
+        again = await client.get("/api/v1/systems/1", headers=auth(mint(keys)))
+    assert near.status_code == 200, near.text
+    assert posted.status_code != 431 and posted.status_code < 500, posted.text
+    assert again.status_code == 200
