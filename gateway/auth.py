@@ -25,10 +25,10 @@ from typing import Protocol
 from starlette.requests import Request
 
 from shared.auth import Principal, TokenVerifier, bearer_token
-from shared.errors import GovitError, unauthorized
+from shared.auth.dependencies import refused
+from shared.errors import GovitError
 
 log = logging.getLogger(__name__)
-INVALID_TOKEN = "invalid token"  # noqa: S105 (a message, not a secret)
 
 
 class FailureBudget(Protocol):
@@ -91,9 +91,7 @@ async def authenticate(
 def _plain(error: GovitError, ip: str) -> GovitError:
     """The refusal as the caller sees it: the stable code, no verifier internals."""
     log.info("token refused: %s (%s) from %s", error.code, error.detail, ip)
-    if error.code == "token_missing":
-        return unauthorized(error.code, "send Authorization: Bearer <token>")
-    return unauthorized(error.code, INVALID_TOKEN)
+    return refused(error)
 
 
 def client_ip(request: Request) -> str:

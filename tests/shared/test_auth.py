@@ -32,6 +32,7 @@ from shared.auth import (
     TokenVerifier,
     bearer_token,
     cli,
+    current_principal,
     ensure_dev_keys,
     jwk_thumbprint,
     mint_token,
@@ -571,6 +572,36 @@ async def test_routes_refuse_a_missing_or_bad_token_with_401(
         expired = sign(keys, claims(exp=int(time.time()) - 3600))
         response = await client.get("/me", headers={"Authorization": f"Bearer {expired}"})
         assert (response.status_code, response.json()) == (401, {"code": "token_expired"})
+
+
+async def test_a_refused_token_is_told_its_code_never_the_verifiers_detail(
+    keys: DevKeys, verifier: TokenVerifier
+) -> None:
+    """At a service as at the gateway: PyJWT's messages and the ``kid`` sent stay in
+    the log (the same words whichever door refused it)."""
+    app = FastAPI()
+    app.state.token_verifier = verifier
+
+    def sent(authorization: str) -> Request:
+        headers = [(b"authorization", authorization.encode())] if authorization else []
+        return Request(
+            {"type": "http", "app": app, "method": "GET", "path": "/", "headers": headers}
+        )
+
+    expired = sign(keys, claims(exp=int(time.time()) - 3600))
+    unknown_kid = jwt.encode(claims(), keys.private_key, "ES256", headers={"kid": "k-x"})
+    cases = [
+        ("", "token_missing", "send Authorization: Bearer <token>"),
+        ("Bearer abc.def.ghi", "token_malformed", "invalid token"),
+        (f"Bearer {expired}", "token_expired", "invalid token"),
+        (f"Bearer {unknown_kid}", "token_key_unknown", "invalid token"),
+    ]
+    for authorization, code, detail in cases:
+        with pytest.raises(GovitError) as caught:
+            await current_principal(sent(authorization))
+        assert (caught.value.status, caught.value.code, caught.value.detail) == (401, code, detail)
+    good = await current_principal(sent(f"Bearer {sign(keys, claims())}"))
+    assert good.sub == "u-42"
 
 
 async def test_routes_refuse_a_principal_without_the_role_with_403(
