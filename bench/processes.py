@@ -94,6 +94,18 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float) -> None:
     raise RuntimeError(f"{url} was not ready within {seconds:.0f} s")
 
 
+def serve(
+    procs: list[subprocess.Popen[bytes]], target: str, env: dict[str, str], seconds: float = 60
+) -> str:
+    """uvicorn serving ``target`` on a free port, added to ``procs`` once its
+    ``/healthz`` answers; its base URL."""
+    port = free_port()
+    procs.append(uvicorn(target, port, env))
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(f"{url}/healthz", procs[-1], seconds)
+    return url
+
+
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:

@@ -49,7 +49,7 @@ import asyncpg  # noqa: E402
 import uvloop  # noqa: E402
 
 from bench import processes  # noqa: E402
-from deploy.local.stack import ensure_databases, free_port, with_database  # noqa: E402
+from deploy.local.stack import ensure_databases, with_database  # noqa: E402
 from shared.auth import ensure_dev_keys, mint_token  # noqa: E402
 from shared.db.migrate import upgrade  # noqa: E402
 
@@ -228,38 +228,24 @@ def main(argv: list[str] | None = None) -> int:
             "GOVIT_LOG_LEVEL": "WARNING",
             "GOVIT_NATS_URL": servers.nats.url,
         }
-        registry_port, gateway_port = free_port(), free_port()
-        registry = f"http://127.0.0.1:{registry_port}"
-        gateway = f"http://127.0.0.1:{gateway_port}"
         registry_env = {
             **common,
             "GOVIT_DATABASE_URL": database_url,
             "GOVIT_OUTBOX_RELAY_ENABLED": "false",
         }
-        procs.append(
-            processes.uvicorn("services.registry.app:build_app", registry_port, registry_env)
-        )
-        processes.wait_ready(f"{registry}/healthz", procs[-1], 60)
+        registry = processes.serve(procs, "services.registry.app:build_app", registry_env)
         gateway_env = {
             **common,
             "GOVIT_REGISTRY_URL": registry,
             "GOVIT_RATE_LIMIT_CLIENT": "100000000/minute",  # on, as in production
         }
-        procs.append(processes.uvicorn("gateway.app:build_app", gateway_port, gateway_env))
-        processes.wait_ready(f"{gateway}/healthz", procs[-1], 60)
+        gateway = processes.serve(procs, "gateway.app:build_app", gateway_env)
 
         # The floor: the kit's app doing nothing (bench/floor_service.py), behind a
         # gateway of its own, so a page can be set against a routed call without work.
-        floor_port, floor_gateway_port = free_port(), free_port()
-        floor = f"http://127.0.0.1:{floor_port}"
-        floor_gateway = f"http://127.0.0.1:{floor_gateway_port}"
-        procs.append(processes.uvicorn("bench.floor_service:build_app", floor_port, registry_env))
-        processes.wait_ready(f"{floor}/healthz", procs[-1], 60)
+        floor = processes.serve(procs, "bench.floor_service:build_app", registry_env)
         floor_gateway_env = {**gateway_env, "GOVIT_REGISTRY_URL": floor}
-        procs.append(
-            processes.uvicorn("gateway.app:build_app", floor_gateway_port, floor_gateway_env)
-        )
-        processes.wait_ready(f"{floor_gateway}/healthz", procs[-1], 60)
+        floor_gateway = processes.serve(procs, "gateway.app:build_app", floor_gateway_env)
 
         unit = asyncio.run(_seed(registry, {"Authorization": bearer(["admin"])}, None))
         sql = _sql_round_trips(database_url, unit)
