@@ -35,8 +35,9 @@ from typing import Any
 
 import httpx
 
+from deploy.local.walk import ACCEPTANCE_DOCUMENTS, catching_up, materials
 from shared.auth import ensure_dev_keys, mint_token
-from shared.policy import PolicyProfile, load_profile
+from shared.policy import load_profile
 from shared.settings import GovitSettings
 
 NIL = "00000000-0000-0000-0000-000000000000"
@@ -108,23 +109,6 @@ SCORES = {
     "sustainability": 80,
     "security_reliability": 86,
 }
-ACCEPTANCE_DOCUMENTS = (
-    "construction_summary",
-    "financial_report",
-    "audit_report",
-    "sharing_report",
-    "test_report",
-    "security_assessment",
-    "crypto_assessment",
-)
-LAGGING = {"project_unknown", "project_not_approved", "unit_unknown"}
-
-
-def materials(profile: PolicyProfile) -> tuple[str, ...]:
-    """What a self-built project's application carries: the profile's materials, and the
-    party group's written consent where the profile requires it (xinzhou-transport:7)."""
-    consent = ("party_group_consent",) if profile.party_group_consent else ()
-    return profile.materials_for("self_build") + consent
 
 
 def idempotency_key(*parts: object) -> dict[str, str]:
@@ -342,7 +326,7 @@ class Demo:
         self, path: str, body: dict[str, Any], headers: dict[str, str], *parts: object
     ) -> dict[str, Any]:
         """POST with an Idempotency-Key from ``parts``; a service that has not had the
-        project's or unit's events yet (409) is given a moment."""
+        project's, unit's or filing's events yet is given a moment."""
         answer = None
 
         def sent() -> bool:
@@ -350,7 +334,7 @@ class Demo:
             answer = self.call(
                 "POST", path, json=body, headers={**headers, **idempotency_key(*parts)}
             )
-            return not (answer.status_code == 409 and answer.json().get("code") in LAGGING)
+            return not catching_up(answer)
 
         self.wait(sent, f"{path} for {parts}")
         assert answer is not None

@@ -21,7 +21,10 @@ PROJECT_UNKNOWN = Code(
 )
 UNIT_UNKNOWN = Code("unit_unknown", 422, "no such unit in the caller's jurisdiction")
 FILING_UNKNOWN = Code(
-    "filing_unknown", 422, "no self-evaluation filing of that project (`filing_id`)"
+    "filing_unknown",
+    422,
+    "no self-evaluation filing of that project (`filing_id`); one filed a moment ago may"
+    " not have arrived yet: see Retry-After",
 )
 SCORES_REFUSED = Code(
     "scores_refused",
@@ -90,3 +93,15 @@ not_found = NOT_FOUND.missing
 
 def refused(code: Code, detail: str, violations: list[Violation]) -> GovitError:
     return code.error(detail, violations=violations)
+
+
+def filing_unknown(filing_id: object, project_id: object) -> GovitError:
+    # Filings reach evaluation as filing's events: one made a moment ago may not be here
+    # yet, and that cannot be told from one that never was, so the answer says both.
+    return FILING_UNKNOWN.error(
+        f"no self-evaluation filing {filing_id} of project {project_id} is known here. One"
+        " filed a moment ago reaches evaluation through filing's events: retry in a few"
+        " seconds",
+        extra={"message_zh": "尚未收到该项目的自评价备案，如刚刚备案请稍后重试"},
+        headers={"Retry-After": "5"},
+    )

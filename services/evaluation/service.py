@@ -168,9 +168,7 @@ async def _filing(
         return await repository.latest_unlinked_filing(session, project_id)
     filing = await repository.self_evaluation_filing(session, filing_id)
     if filing is None or filing["project_id"] != project_id:
-        raise errors.FILING_UNKNOWN.error(
-            f"no self-evaluation filing {filing_id} of project {project_id}"
-        )
+        raise errors.filing_unknown(filing_id, project_id)
     return filing
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 
-from shared.policy import PolicyProfile, load_profile
+from deploy.local.walk import ACCEPTANCE_DOCUMENTS, catching_up, materials
+from shared.policy import load_profile
 from tests.contract.waiting import GATEWAY_UNROUTED, WAITING_ROUTES
 from tests.e2e.suite import Suite
 from tests.support.checks import problem, wait_until
@@ -43,26 +44,6 @@ PROBES = {
     "funding": ("GET", "/api/v1/disbursements"),
     "evaluation": ("GET", "/api/v1/rectifications"),
 }
-ACCEPTANCE_DOCUMENTS = (
-    "construction_summary",
-    "financial_report",
-    "audit_report",
-    "sharing_report",
-    "test_report",
-    "security_assessment",
-    "crypto_assessment",
-)
-
-
-# 409 codes of a service that has not yet had the project's events (retry later)
-LAGGING = {"project_unknown", "project_not_approved", "unit_unknown", "project_not_known"}
-
-
-def materials(profile: PolicyProfile) -> tuple[str, ...]:
-    """What a self-built project's application carries: the profile's materials, and the
-    party group's written consent where the profile requires it (xinzhou-transport:7)."""
-    consent = ("party_group_consent",) if profile.party_group_consent else ()
-    return profile.materials_for("self_build") + consent
 
 
 class Waiting(Exception):
@@ -464,12 +445,12 @@ class Walk:
     async def created_once_known(
         self, path: str, body: dict[str, Any], headers: dict[str, str]
     ) -> dict[str, Any]:
-        """POST until the service has caught up with the project (409 ``project_*``)."""
+        """POST until the service has caught up with the project and its filings."""
         made: dict[str, Any] = {}
 
         async def done() -> bool:
             answer = await self.client.post(path, json=body, headers={**headers, **key()})
-            if answer.status_code == 409 and answer.json().get("code") in LAGGING:
+            if catching_up(answer):
                 return False
             made.update(created(answer))
             return True

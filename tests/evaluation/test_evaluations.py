@@ -204,9 +204,11 @@ async def test_a_self_evaluation_links_to_the_filing_obligation_it_meets(
     # Naming another project's filing is refused.
     other = await add_project(evaluation_app, cast.unit_a, cast.jurisdiction)
     wrong = {**body, "project_id": str(other), "filing_id": filing["id"]}
-    problem(
-        await client.post("/api/v1/evaluations", json=wrong, headers=cast.a), 422, "filing_unknown"
-    )
+    refused = await client.post("/api/v1/evaluations", json=wrong, headers=cast.a)
+    problem(refused, 422, "filing_unknown")
+    # It may only be late (filing's event on its way): the answer says when to retry.
+    assert refused.headers["Retry-After"] == "5"
+    assert "retry" in refused.json()["detail"]
 
 
 async def test_a_unit_annual_evaluation_names_a_unit_not_a_project(
