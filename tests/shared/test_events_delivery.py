@@ -72,15 +72,20 @@ async def kit(databases: Databases) -> AsyncIterator[Kit]:
 
 
 async def stream_messages(bus: Bus, subject: str) -> list[tuple[str, dict[str, object]]]:
-    """Every message on ``subject`` in the stream: (Nats-Msg-Id, envelope or ``{}``)."""
+    """Every message on ``subject`` in the stream: (Nats-Msg-Id, envelope or ``{}``).
+
+    Read until the consumer has none pending (not until a pause, which a loaded
+    machine can make between two messages)."""
     sub = await bus.js.subscribe(subject, ordered_consumer=True, stream=STREAM)
     found = []
     try:
-        while True:
+        pending = 1
+        while pending:
             try:
-                msg = await sub.next_msg(timeout=0.5)
+                msg = await sub.next_msg(timeout=5)
             except TimeoutError:
-                break
+                break  # nothing on the subject at all
+            pending = msg.metadata.num_pending
             try:
                 envelope = json.loads(msg.data)
             except ValueError:  # the malformed-message test's, on the same subject
