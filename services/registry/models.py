@@ -1,4 +1,5 @@
-"""The registry's tables: units, the system catalogue, resources, and revisions.
+"""The registry's tables: units, the system catalogue, resources, revisions, and the
+catalogue imports that run in the background (``imports``).
 
 Systems are never deleted: retirement is a status, and every change leaves a
 revision row (who, when, before/after), which is what ``/history`` reads.
@@ -17,10 +18,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     Text,
     func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
@@ -134,3 +138,51 @@ class SystemRevision(Base):
     actor: Mapped[str]
     actor_org: Mapped[str]
     changes: Mapped[dict[str, Any]]
+
+
+class Import(Base):
+    """A catalogue import answered ``202`` (``Prefer: respond-async``), run by the
+    import worker (``services.registry.import_worker``).
+
+    The file is stored with the row, in the upload's transaction, so a process that
+    dies loses nothing; it is cleared once the import has finished. The importing
+    caller's identity is kept so the worker imports with exactly the caller's rights.
+    A ``running`` import is held by one claim (``claim``); its row stays locked while
+    the worker runs it, and once ``lease_until`` has passed without a finish (the
+    replica died) another worker takes it again.
+    """
+
+    __tablename__ = "imports"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    # Who imported: the token's claims as the worker needs them (``Principal``).
+    org: Mapped[str] = mapped_column(Text)
+    sub: Mapped[str] = mapped_column(Text)
+    jurisdiction: Mapped[str] = mapped_column(Text)
+    roles: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    state: Mapped[str] = mapped_column(Text)
+    file: Mapped[bytes | None] = mapped_column(LargeBinary)
+    encoding: Mapped[str | None] = mapped_column(Text)
+    imported: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # As the synchronous 422 ``import_invalid`` gives them (at most 1000), or one
+    # whole-file refusal with its ``code``; ``error_count`` counts them all.
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
+    error_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claim: Mapped[uuid.UUID | None] = mapped_column()
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("state IN ('queued','running','done','refused')", name="state"),
+        # What the worker looks for: a small partial index, finished imports leave it.
+        Index(
+            "ix_imports_waiting",
+            "created_at",
+            postgresql_where=text("state IN ('queued','running')"),
+        ),
+    )
