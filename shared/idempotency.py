@@ -25,13 +25,12 @@ case and storing its answer leaves the key "in flight" until its lease runs out
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import re
 from collections.abc import Callable, Coroutine
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -61,7 +60,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from shared.auth import current_principal
 from shared.db.session import Database
 from shared.errors import GovitError
-from shared.events.workers import Health
+from shared.events.workers import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -174,51 +173,29 @@ class IdempotencyStore:
         return (t.c.caller == caller, t.c.route == route, t.c.key == key)
 
 
-class ExpiredKeysPurge:
+class ExpiredKeysPurge(Periodic):
     """A worker deleting expired keys every ``every_seconds``.
 
     An expired key is taken over in place when its caller sends it again, but most
     keys never come back, and without this the table only grows. The first sweep
     comes one interval after start (a restart loop never hammers the table; a test's
-    app, sharing one connection among its requests, never meets it). Every replica
+    app, sharing one connection among its requests, never meets it). After a failed
+    sweep, which ``/readyz`` reports, the next comes in ``retry_seconds``: a database
+    outage must not leave a replica unready for the rest of the hour. Every replica
     may sweep: deleting rows already deleted changes nothing.
     """
 
     name = "idempotency-purge"
+    wait_first = True
 
     def __init__(
         self, store: IdempotencyStore, every_seconds: float, *, retry_seconds: float = 30.0
     ) -> None:
+        super().__init__(every_seconds, retry_seconds=retry_seconds)
         self.store = store
-        self.every_seconds = every_seconds
-        self.retry_seconds = retry_seconds
-        self.health = Health(self.name)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        self.health.running()
-        while not stop.is_set():
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.next_wait())
-            if stop.is_set():
-                return
-            await self.sweep()
-
-    def next_wait(self) -> float:
-        """The interval; soon again after a failed sweep, which ``/readyz`` reports
-        as failing until a sweep succeeds (a database outage must not leave a replica
-        unready for the rest of the hour)."""
-        failing = self.health.state == "failing"
-        return min(self.every_seconds, self.retry_seconds) if failing else self.every_seconds
-
-    async def sweep(self) -> int:
-        """One pass: the number of keys deleted (0 when the pass failed)."""
-        try:
-            purged = await self.store.purge()
-        except Exception as exc:
-            if self.health.failing(exc):
-                log.exception("purging expired idempotency keys failed")
-            return 0
-        self.health.running()
+    async def tick(self) -> int:
+        purged = await self.store.purge()
         if purged:
             log.info("purged expired idempotency keys", extra={"purged": purged})
         return purged

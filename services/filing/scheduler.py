@@ -15,9 +15,7 @@ through another replica).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from contextlib import suppress
 
 from fastapi import FastAPI
 
@@ -25,20 +23,19 @@ from services.filing import domain, repository, views
 from services.filing.models import publisher
 from shared.clock import Clock
 from shared.db.session import Database
-from shared.events.workers import Health
+from shared.events.workers import Periodic
 
 log = logging.getLogger(__name__)
 BATCH = 200
 MISSED = "govit.filing.deadline.missed"
 
 
-class DeadlineScheduler:
+class DeadlineScheduler(Periodic):
     name = "filing-deadlines"
 
     def __init__(self, app: FastAPI, poll_seconds: float) -> None:
+        super().__init__(poll_seconds)
         self.app = app
-        self.poll_seconds = poll_seconds
-        self.health = Health(self.name)
 
     @property
     def db(self) -> Database:
@@ -49,17 +46,6 @@ class DeadlineScheduler:
     def clock(self) -> Clock:
         clock: Clock = self.app.state.clock  # read each pass: tests set the clock
         return clock
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.tick()
-                self.health.running()
-            except Exception as exc:
-                if self.health.failing(exc):
-                    log.exception("deadline pass failed")
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.poll_seconds)
 
     async def tick(self) -> int:
         """One pass: every deadline passed by today, in batches; then pending ones."""

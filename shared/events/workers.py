@@ -92,6 +92,50 @@ class Worker(Protocol):
     async def run(self, stop: asyncio.Event) -> None: ...
 
 
+class Periodic:
+    """A worker doing one ``tick`` every ``every_seconds`` until stopped (a scheduler, a
+    purge). A pass that raises is reported to ``/readyz`` (logged in full once per run
+    of failures) and tried again after ``retry_seconds``, never left to kill the worker.
+    ``wait_first`` waits one interval before the first pass.
+    """
+
+    name: str
+    wait_first = False
+
+    def __init__(self, every_seconds: float, *, retry_seconds: float | None = None) -> None:
+        self.every_seconds = every_seconds
+        self.retry_seconds = every_seconds if retry_seconds is None else retry_seconds
+        self.health = Health(self.name)
+
+    async def tick(self) -> int:
+        """One pass; how many things it did."""
+        raise NotImplementedError
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self.wait_first:
+            self.health.running()
+            await _sleep_unless(stop, self.next_wait())
+        while not stop.is_set():
+            await self.attempt()
+            await _sleep_unless(stop, self.next_wait())
+
+    async def attempt(self) -> int:
+        """One pass, its failure reported rather than raised (0 then)."""
+        try:
+            done = await self.tick()
+        except Exception as exc:
+            if self.health.failing(exc):
+                log.exception("a pass failed", extra={"worker": self.name})
+            return 0
+        self.health.running()
+        return done
+
+    def next_wait(self) -> float:
+        """The interval; sooner after a failed pass if ``retry_seconds`` says so."""
+        failing = self.health.state == "failing"
+        return min(self.every_seconds, self.retry_seconds) if failing else self.every_seconds
+
+
 class Supervisor:
     """Runs workers, restarts the ones that end, and tells ``/readyz`` how they are.
 

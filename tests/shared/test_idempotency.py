@@ -312,7 +312,7 @@ async def test_expired_keys_are_purged_by_the_apps_worker_and_live_ones_kept(
                     expires_at=expires_at,
                 )
             )
-    assert await purge.sweep() >= 1
+    assert await purge.attempt() >= 1
     async with app.state.db.sessions() as session:
         kept = set(
             await session.scalars(
@@ -335,8 +335,8 @@ async def test_a_failed_purge_is_tried_again_soon_and_then_reads_ready_again() -
 
     purge = ExpiredKeysPurge(Flaky(), every_seconds=3600, retry_seconds=30)  # type: ignore[arg-type]
     assert purge.next_wait() == 3600
-    assert await purge.sweep() == 0
+    assert await purge.attempt() == 0
     assert purge.health.state == "failing" and "went away" in purge.health.describe()
     assert purge.next_wait() == 30
-    assert await purge.sweep() == 3
+    assert await purge.attempt() == 3
     assert purge.health.state == "running" and purge.next_wait() == 3600

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from shared.app import create_app
 from shared.db import new_metadata
 from shared.events import event_tables
-from shared.events.workers import Health, Supervisor
+from shared.events.workers import Health, Periodic, Supervisor
 from shared.settings import GovitSettings
 from tests.support.databases import Databases
 from tests.support.fixtures import Stack, service_settings
@@ -92,3 +92,53 @@ async def _at_least(worker: Flaky, runs: int) -> bool:
 
 async def _ready(client: httpx.AsyncClient) -> bool:
     return (await client.get("/readyz")).status_code == 200
+
+
+class Sweeper(Periodic):
+    """Fails its second pass; counts passes."""
+
+    name = "test-sweeper"
+
+    def __init__(self, *, wait_first: bool) -> None:
+        super().__init__(3600, retry_seconds=0.01)
+        self.wait_first = wait_first
+        self.passes = 0
+        self.states: list[str] = []
+
+    async def tick(self) -> int:
+        self.passes += 1
+        self.states.append(self.health.state)
+        if self.passes == 2:
+            raise ConnectionError("the database went away")
+        return self.passes
+
+
+async def test_a_periodic_worker_survives_a_failed_pass_and_retries_it_sooner() -> None:
+    sweeper = Sweeper(wait_first=False)
+    assert await sweeper.attempt() == 1 and sweeper.health.state == "running"
+    assert await sweeper.attempt() == 0, "a failed pass is reported, not raised"
+    assert sweeper.health.state == "failing" and "went away" in sweeper.health.describe()
+    assert sweeper.next_wait() == 0.01
+    assert await sweeper.attempt() == 3 and sweeper.next_wait() == 3600
+    # The loop passes at once, then sleeps for its hour and still ends at once on stop.
+    stop = asyncio.Event()
+    task = asyncio.create_task(sweeper.run(stop))
+    await wait_for(lambda: _passed(sweeper, 4))
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert sweeper.passes == 4
+
+
+async def test_a_periodic_worker_that_waits_first_does_nothing_until_its_interval() -> None:
+    sweeper = Sweeper(wait_first=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sweeper.run(stop))
+    await asyncio.sleep(0.1)
+    assert sweeper.passes == 0 and sweeper.health.state == "running"
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert sweeper.passes == 0
+
+
+async def _passed(worker: Sweeper, passes: int) -> bool:
+    return worker.passes >= passes
