@@ -46,7 +46,7 @@ from services.approval.models import (
 from services.approval.schemas import ProjectFilters
 from shared import pagination
 from shared.auth import Principal, access
-from shared.auth.access_sql import CLAUSES_KEPT, access_clause, readable, to_sql
+from shared.auth.access_sql import CLAUSES_KEPT, access_clause, readable_one, to_sql
 from shared.db.fast import fetch, fetchable
 from shared.ids import new_id
 
@@ -160,11 +160,9 @@ async def orders_of(session: AsyncSession, project_id: uuid.UUID) -> list[RowMap
 async def readable_project(
     session: AsyncSession, principal: Principal, project_id: uuid.UUID, *, for_update: bool = False
 ) -> Project | None:
-    query = readable(Project, principal, domain.PROJECTS).where(Project.id == project_id)
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    found: Project | None = await session.scalar(query)
-    return found
+    return await readable_one(
+        session, Project, principal, domain.PROJECTS, project_id, for_update=for_update
+    )
 
 
 async def project(

@@ -39,7 +39,7 @@ from shared import pagination
 from shared import revisions as trail
 from shared.auth import Principal
 from shared.auth.access import Condition, condition
-from shared.auth.access_sql import CLAUSES_KEPT, readable, to_sql
+from shared.auth.access_sql import CLAUSES_KEPT, readable_one, to_sql
 from shared.db.fast import fetch, fetchable
 
 # --- projections ---------------------------------------------------------------------------
@@ -105,13 +105,9 @@ async def readable_evaluation(
     *,
     for_update: bool = False,
 ) -> Evaluation | None:
-    query = readable(Evaluation, principal, domain.EVALUATIONS).where(
-        Evaluation.id == evaluation_id
+    return await readable_one(
+        session, Evaluation, principal, domain.EVALUATIONS, evaluation_id, for_update=for_update
     )
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    found: Evaluation | None = await session.scalar(query)
-    return found
 
 
 async def evaluation_page(
@@ -182,13 +178,9 @@ _RECTIFICATION_COLUMNS = tuple(Rectification.__table__.columns)
 async def readable_rectification(
     session: AsyncSession, principal: Principal, order_id: uuid.UUID, *, for_update: bool = False
 ) -> Rectification | None:
-    query = readable(Rectification, principal, domain.RECTIFICATIONS).where(
-        Rectification.id == order_id
+    return await readable_one(
+        session, Rectification, principal, domain.RECTIFICATIONS, order_id, for_update=for_update
     )
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    found: Rectification | None = await session.scalar(query)
-    return found
 
 
 async def rectification_page(
@@ -327,19 +319,13 @@ def _page_statement(
 async def readable_assessment(
     session: AsyncSession, principal: Principal, assessment_id: uuid.UUID
 ) -> Assessment | None:
-    query = readable(Assessment, principal, domain.ASSESSMENTS).where(
-        Assessment.id == assessment_id
-    )
-    found: Assessment | None = await session.scalar(query)
-    return found
+    return await readable_one(session, Assessment, principal, domain.ASSESSMENTS, assessment_id)
 
 
 async def readable_spot_check(
     session: AsyncSession, principal: Principal, spot_check_id: uuid.UUID
 ) -> SpotCheck | None:
-    query = readable(SpotCheck, principal, domain.SPOT_CHECKS).where(SpotCheck.id == spot_check_id)
-    found: SpotCheck | None = await session.scalar(query)
-    return found
+    return await readable_one(session, SpotCheck, principal, domain.SPOT_CHECKS, spot_check_id)
 
 
 async def spot_check(session: AsyncSession, check: SpotCheck) -> None:

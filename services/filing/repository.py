@@ -27,7 +27,7 @@ from services.filing.models import (
 from shared import pagination
 from shared.auth import Principal
 from shared.auth.access import Condition, Ownership, condition
-from shared.auth.access_sql import CLAUSES_KEPT, readable, to_sql
+from shared.auth.access_sql import CLAUSES_KEPT, readable_one, to_sql
 from shared.calendar import WorkdayCalendar
 from shared.db.fast import fetch, fetchable
 from shared.ids import new_id
@@ -42,11 +42,9 @@ OWNED = Ownership(jurisdiction="jurisdiction", org="org")
 async def readable_project(
     session: AsyncSession, principal: Principal, project_id: uuid.UUID, *, for_update: bool = False
 ) -> Project | None:
-    query = readable(Project, principal, PROJECTS).where(Project.id == project_id)
-    if for_update:
-        query = query.with_for_update()
-    found: Project | None = await session.scalar(query)
-    return found
+    return await readable_one(
+        session, Project, principal, PROJECTS, project_id, for_update=for_update
+    )
 
 
 async def project(session: AsyncSession, project_id: uuid.UUID) -> Project | None:
@@ -190,11 +188,7 @@ async def obligations_page(
 async def readable_filing(
     session: AsyncSession, principal: Principal, filing_id: uuid.UUID, *, for_update: bool = False
 ) -> Filing | None:
-    query = readable(Filing, principal, OWNED).where(Filing.id == filing_id)
-    if for_update:
-        query = query.with_for_update()
-    found: Filing | None = await session.scalar(query)
-    return found
+    return await readable_one(session, Filing, principal, OWNED, filing_id, for_update=for_update)
 
 
 async def filings_page(

@@ -16,9 +16,10 @@ condition holds the principal's values, so two principals never share a clause.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, Uuid, and_, any_, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import ARRAY
 
 from shared.auth.access import (
@@ -54,6 +55,28 @@ def readable(entity: Any, principal: Principal, kind: Ownership) -> Select[Any]:
     """``SELECT entity WHERE readable``: add ``.where(entity.id == ...)`` for a get-by-id,
     whose empty answer is then the 404 of a record that does not exist *or* is not yours."""
     return select(entity).where(access_clause(principal, entity, kind))
+
+
+Record = TypeVar("Record")
+
+
+async def readable_one(
+    session: AsyncSession,
+    entity: type[Record],
+    principal: Principal,
+    kind: Ownership,
+    ident: object,
+    *,
+    for_update: bool = False,
+) -> Record | None:
+    """The ``entity`` with id ``ident`` if it exists and ``principal`` may read it, else
+    None (the 404 of a record that does not exist *or* is not yours). ``for_update``
+    locks the row and refreshes the copy the session may already hold."""
+    query = readable(entity, principal, kind).where(entity.id == ident)  # type: ignore[attr-defined]
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    found: Record | None = await session.scalar(query)
+    return found
 
 
 def to_sql(cond: Condition, source: Any) -> ColumnElement[bool]:
