@@ -10,7 +10,7 @@ import asyncio
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.registry import errors, imports, service, views
@@ -19,6 +19,7 @@ from services.registry.schemas import (
     ComplianceOut,
     History,
     ImportResult,
+    ImportStatus,
     ResourceCreate,
     ResourceList,
     ResourceOut,
@@ -203,40 +204,112 @@ _BUSY = {
 }
 
 
+_QUEUED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Sent with `Prefer: respond-async`: the file is stored and queued,"
+        " and nothing is checked beyond its size and your role yet. Read the outcome at"
+        " `Location` (`GET /api/v1/imports/{id}`): `done` with `imported`, or `refused`"
+        " with `errors` (the rows' errors as a 422 would list them) and nothing stored.",
+        "model": ImportStatus,
+        "headers": {
+            "Location": {
+                "description": "The import's status: `/api/v1/imports/{id}`.",
+                "schema": {"type": "string"},
+            },
+            "Preference-Applied": {
+                "description": "`respond-async` (RFC 7240).",
+                "schema": {"type": "string"},
+            },
+        },
+    }
+}
+RESPOND_ASYNC = "respond-async"
+
+
 @router.post(
     "/systems:import",
     status_code=201,
     response_model=ImportResult,
     dependencies=[Idempotent],
     openapi_extra=_IMPORT_BODY,
-    responses=problem_responses(
-        403,
-        409,
-        413,
-        422,
-        429,
-        503,
-        described={
-            413: "Over 20 MiB, over 100,000 rows, or a sheet wider or longer than a"
-            " catalogue (`payload_too_large`, `too_many_rows`, `too_many_columns`,"
-            " `archive_too_large`, `shared_strings_too_large`, `cell_too_long`).",
-            422: "Bad rows (`import_invalid`: `errors` with `row`, `column`, `message`,"
-            " `message_zh`), nothing stored; or `file_missing`.",
-            **_BUSY,
-        },
-    ),
+    responses={
+        **_QUEUED,
+        **problem_responses(
+            403,
+            409,
+            413,
+            422,
+            429,
+            503,
+            described={
+                413: "Over 20 MiB, over 100,000 rows, or a sheet wider or longer than a"
+                " catalogue (`payload_too_large`, `too_many_rows`, `too_many_columns`,"
+                " `archive_too_large`, `shared_strings_too_large`, `cell_too_long`).",
+                422: "Bad rows (`import_invalid`: `errors` with `row`, `column`, `message`,"
+                " `message_zh`), nothing stored; or `file_missing`.",
+                **_BUSY,
+            },
+        ),
+    },
 )
 async def import_systems(
-    request: Request, session: DbSession, principal: UnitOrAdmin, clock: RequestClock
-) -> dict[str, Any]:
+    request: Request,
+    session: DbSession,
+    principal: UnitOrAdmin,
+    clock: RequestClock,
+    prefer: Annotated[
+        str | None,
+        Header(
+            alias="Prefer",
+            description="`respond-async` (RFC 7240): answer 202 at once and import in the"
+            " background (for a file that may not finish within the gateway's time"
+            " limit); without it the import finishes inside the request (201 or 422).",
+            examples=[RESPOND_ASYNC],
+        ),
+    ] = None,
+) -> dict[str, Any] | Response:
     async with imports.HEAVY.slot(_caller(principal)):
         data = await _upload(request)
+        if _prefers_async(prefer):
+            queued = await imports.queue_import(session, principal, data, clock.now())
+            headers = {
+                "Location": f"{IMPORTS_PATH}/{queued['id']}",
+                "Preference-Applied": RESPOND_ASYNC,
+            }
+            body = pagination.json_bytes(views.import_out(queued))
+            return Response(body, status_code=202, media_type="application/json", headers=headers)
         try:
             async with asyncio.timeout(imports.IMPORT_DEADLINE_SECONDS):
                 return await imports.import_file(session, principal, data, clock.now())
         except TimeoutError:
             # Raised through the request's session, which rolls back: nothing is stored.
             raise errors.import_deadline_exceeded(imports.IMPORT_DEADLINE_SECONDS) from None
+
+
+IMPORTS_PATH = f"{router.prefix}/imports"
+
+
+def _prefers_async(prefer: str | None) -> bool:
+    """Whether a ``Prefer`` header (RFC 7240: comma-separated, each ``name[=value][;...]``)
+    asks for ``respond-async``."""
+    return any(
+        p.split(";", 1)[0].split("=", 1)[0].strip().lower() == RESPOND_ASYNC
+        for p in (prefer or "").split(",")
+    )
+
+
+@router.get(
+    "/imports/{import_id}",
+    response_model=ImportStatus,
+    responses=_raises(errors.NOT_FOUND),
+)
+async def get_import(
+    import_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> Response:
+    """A background import: its unit's callers and its jurisdiction's admin read it;
+    for anyone else it does not exist (404)."""
+    found = await imports.get_import(session, principal, import_id)
+    return Response(pagination.json_bytes(views.import_out(found)), media_type="application/json")
 
 
 @router.get(

@@ -30,6 +30,9 @@ PLATFORM_FIELDS = frozenset({"cloud"})
 # unit directory is read by every role of its jurisdiction and written by its admins.
 SYSTEMS = Ownership(org="org_id")
 UNITS = Ownership(org=None, directory=True)
+# A background import is read by its unit (the token's ``org`` that sent it) and by
+# its jurisdiction's admin: the write level of the same rule, no oversight role.
+IMPORTS = Ownership(org="org")
 # The fields a system's catalogue entry is made of, in export column order.
 SYSTEM_FIELDS = (
     "name",

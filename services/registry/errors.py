@@ -64,6 +64,9 @@ FILE_MISSING = Code("file_missing", 422, "a multipart upload without its `file` 
 IMPORT_DEADLINE_EXCEEDED = Code(
     "import_deadline_exceeded", 503, "the import ran out of time; nothing was stored"
 )
+# Never an answer's status: the ``code`` of a background import's one error when it
+# failed (not refused) on every attempt (``GET /imports/{id}``).
+IMPORT_FAILED = Code("import_failed", 500, "the import failed on every attempt; nothing was stored")
 
 CODES: tuple[Code, ...] = codes_in(globals())
 _BY_CODE = {c.code: c for c in CODES}

@@ -8,6 +8,12 @@ the loop. The route bounds the whole import by a deadline under the gateway's
 route timeout: past it the transaction rolls back and the caller is told so, so
 no import ever commits after its caller was told it failed.
 
+A file too large to finish within the gateway's time limit may be sent with
+``Prefer: respond-async``: ``queue_import`` stores it with the caller's identity
+(one row of ``imports``) and the route answers 202; the import worker
+(``import_worker``) then runs ``import_file`` for it, and ``get_import`` reads its
+state back.
+
 An export reads the rows in chunks and writes them into a spooled file in the
 pool, and the route streams that file.
 """
@@ -22,6 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain, repository, service, views
+from services.registry.errors import not_found
 from services.registry.models import System, Unit
 from services.registry.schemas import SystemCreate, SystemFilters
 from services.registry.spreadsheets import (
@@ -36,6 +43,7 @@ from services.registry.spreadsheets import (
 from shared.auth import Principal
 from shared.db.session import snapshot
 from shared.errors import Violation
+from shared.ids import new_id
 from shared.policy import load_profile
 from shared.spreadsheets import HeavyWork
 from shared.spreadsheets.writers import CsvWriter, SheetWriter, XlsxWriter
@@ -90,6 +98,37 @@ async def import_systems(
         "updated": changed,
         "unchanged": len(updates) - changed,
     }
+
+
+async def queue_import(
+    session: AsyncSession, principal: Principal, data: bytes, now: Any
+) -> Mapping[str, Any]:
+    """A background import: the file and who sent it, stored in the request's
+    transaction (nothing is lost if the process dies before the worker runs it)."""
+    return await repository.insert_import(
+        session,
+        {
+            "id": new_id(),
+            "org": principal.org,
+            "sub": principal.sub,
+            "jurisdiction": principal.jurisdiction,
+            "roles": sorted(principal.roles),
+            "scopes": sorted(principal.scopes),
+            "state": "queued",
+            "file": data,
+            "created_at": now,
+        },
+    )
+
+
+async def get_import(
+    session: AsyncSession, principal: Principal, import_id: uuid.UUID
+) -> Mapping[str, Any]:
+    """The import if the caller may read it; else 404, as if it did not exist."""
+    found = await repository.readable_import(session, principal, import_id)
+    if found is None:
+        raise not_found("import", import_id)
+    return found
 
 
 def _validate_all(rows: Sequence[Row]) -> tuple[list[Parsed], list[CellError]]:

@@ -21,12 +21,25 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain
 from services.registry.models import (
+    Import,
     Resource,
     System,
     SystemRevision,
@@ -39,7 +52,7 @@ from services.registry.schemas import SystemFilters
 from shared import pagination
 from shared import revisions as trail
 from shared.auth import Principal
-from shared.auth.access import Condition, condition
+from shared.auth.access import Condition, Level, condition
 from shared.auth.access_sql import CLAUSES_KEPT, access_clause, readable, to_sql
 from shared.db.fast import fetch
 from shared.db.session import custom_plans
@@ -342,3 +355,61 @@ def _envelopes(registered: Sequence[Event]) -> Iterator[tuple[Event, dict[str, A
         if index == 1 and envelope != event.envelope():
             raise RuntimeError("a batch's envelopes differ beyond id, subject and data")
         yield event, envelope
+
+
+# --- background imports -------------------------------------------------------------------
+
+_IMPORTS = cast(Table, Import.__table__)
+# Everything but the file (up to 20 MiB): what an answer shows.
+_IMPORT_OUT = tuple(c for c in _IMPORTS.c if c.key != "file")
+
+
+async def insert_import(session: AsyncSession, values: Mapping[str, Any]) -> Mapping[str, Any]:
+    statement = insert(_IMPORTS).values(**values).returning(*_IMPORT_OUT)
+    return cast(Mapping[str, Any], (await session.execute(statement)).mappings().one())
+
+
+async def readable_import(
+    session: AsyncSession, principal: Principal, import_id: uuid.UUID
+) -> Mapping[str, Any] | None:
+    """The import, or None when it does not exist or is not the caller's to read: its
+    unit's, or its jurisdiction's admin's (``domain.IMPORTS`` at the write level)."""
+    allowed = access_clause(principal, _IMPORTS, domain.IMPORTS, Level.WRITE)
+    query = select(*_IMPORT_OUT).where(allowed, _IMPORTS.c.id == import_id)
+    return cast(Mapping[str, Any] | None, (await session.execute(query)).mappings().first())
+
+
+async def next_import(session: AsyncSession, now: datetime) -> Mapping[str, Any] | None:
+    """The oldest import waiting for a worker, locked: queued, or running past its lease
+    (its replica died). A row another worker holds locked is skipped (SKIP LOCKED), and
+    a worker holds its import locked for as long as it runs it."""
+    t = _IMPORTS
+    waiting = or_(t.c.state == "queued", and_(t.c.state == "running", t.c.lease_until <= now))
+    query = (
+        select(t.c.id, t.c.attempts)
+        .where(waiting)
+        .order_by(t.c.created_at, t.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return cast(Mapping[str, Any] | None, (await session.execute(query)).mappings().first())
+
+
+async def claimed_import(
+    session: AsyncSession, import_id: uuid.UUID, claim: uuid.UUID
+) -> Mapping[str, Any] | None:
+    """The running import with its file, locked to the end of the transaction; None when
+    it is no longer this claim's (another worker took it over)."""
+    t = _IMPORTS
+    query = (
+        select(t)
+        .where(t.c.id == import_id, t.c.claim == claim, t.c.state == "running")
+        .with_for_update()
+    )
+    return cast(Mapping[str, Any] | None, (await session.execute(query)).mappings().first())
+
+
+async def set_import(
+    session: AsyncSession, import_id: uuid.UUID, values: Mapping[str, Any]
+) -> None:
+    await session.execute(update(_IMPORTS).where(_IMPORTS.c.id == import_id).values(**values))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -224,3 +224,38 @@ class ImportResult(BaseModel):
         description="The CSV text encoding that was read (utf-8, utf-16-le, utf-16-be,"
         " gb18030); null for XLSX.",
     )
+
+
+class ImportProblem(BaseModel):
+    row: int | None = Field(
+        description="The sheet's row number (the header is row 1); null for a refusal of"
+        " the whole file."
+    )
+    column: str | None = Field(description="The column; null for a refusal of the whole file.")
+    message: str
+    message_zh: str
+    code: str | NotNull = Field(
+        default=None,
+        description="Only for a refusal of the whole file: its code (`too_many_rows`,"
+        " `too_many_columns`, `archive_too_large`, `cell_too_long`, `import_failed`...).",
+    )
+
+
+class ImportStatus(BaseModel):
+    """A background import (``Prefer: respond-async``), as ``GET /imports/{id}`` reads it."""
+
+    id: uuid.UUID
+    state: Literal["queued", "running", "done", "refused"]
+    imported: int = Field(description="Rows imported (created or updated); 0 until done.")
+    errors: list[ImportProblem] = Field(
+        description="Why it was refused (empty otherwise): the rows' errors exactly as the"
+        " synchronous 422 `import_invalid` lists them (at most 1,000), or one error for"
+        " the whole file."
+    )
+    error_count: int = Field(description="All the errors, also those past the first 1,000.")
+    encoding: str | None = Field(
+        description="The CSV text encoding that was read; null for XLSX or until done."
+    )
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from services.registry import domain
+from services.registry import domain, errors
 from services.registry.models import Resource, System, Unit
-from shared.errors import Violation
+from shared.errors import GovitError, Violation
 
 _SYSTEM_COLUMNS = tuple(System.__table__.columns)
 _ENTRY_FIELDS = (*domain.SYSTEM_FIELDS, "resource_count", "shared_resource_count")
@@ -146,3 +146,44 @@ def resource_out(resource: Resource | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(resource, Resource):
         return {c.key: getattr(resource, c.key) for c in _RESOURCE_COLUMNS}
     return dict(resource)
+
+
+# --- background imports ------------------------------------------------------------------
+
+_IMPORT_FIELDS = (
+    "state",
+    "imported",
+    "errors",
+    "error_count",
+    "encoding",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
+
+
+def import_out(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``ImportStatus``: a background import (an ``imports`` row, its file left out)."""
+    out: dict[str, Any] = {"id": str(row["id"])}
+    out.update((field, row[field]) for field in _IMPORT_FIELDS)
+    return out
+
+
+def import_refusal(error: GovitError) -> tuple[list[dict[str, Any]], int]:
+    """(``errors``, ``error_count``) of a refused background import.
+
+    The rows' errors exactly as the synchronous 422 ``import_invalid`` lists them; any
+    other refusal concerns the whole file (``too_many_rows``, a rule the whole import
+    broke): one error without a row or column, carrying the refusal's ``code``.
+    """
+    if error.code == errors.IMPORT_INVALID.code:
+        listed: list[dict[str, Any]] = list(error.extra["errors"])
+        return listed, int(error.extra.get("error_count", len(listed)))
+    whole_file = {
+        "row": None,
+        "column": None,
+        "message": error.detail or error.code,
+        "message_zh": str(error.extra.get("message_zh") or error.detail or error.code),
+        "code": error.code,
+    }
+    return [whole_file], 1

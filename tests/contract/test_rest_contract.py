@@ -36,11 +36,7 @@ PROSE = {
 }
 
 # (METHOD, path as API.md writes it) or (METHOD, path, field) -> why it is missing.
-NOT_YET: dict[tuple[str, ...], str] = {
-    ("GET", "/api/v1/imports/{id}"): "the registry finishes every import inside the "
-    "request (100,000 rows well within the gateway's limit) and never answers 202, so there "
-    "is no import status to read yet",
-}
+NOT_YET: dict[tuple[str, ...], str] = {}
 
 
 @cache

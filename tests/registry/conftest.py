@@ -32,8 +32,9 @@ def registry_settings(stack: Stack, database_url: str, **overrides: object) -> R
     return service_settings(RegistrySettings, stack, database_url, **overrides)
 
 
-# No relay here: requests share one rolled-back connection, which the relay must not use.
-registry_app = app_fixture("registry", build_app, RegistrySettings)
+# No relay here: requests share one rolled-back connection, which the relay must not use;
+# no import worker either (its imports need commits: tests/registry/test_import_async.py).
+registry_app = app_fixture("registry", build_app, RegistrySettings, import_worker_enabled=False)
 
 
 @pytest.fixture
