@@ -63,9 +63,26 @@ async def seed_registry(client: httpx.AsyncClient, token: TokenFactory) -> Seede
         f"/api/v1/systems/{operating}/resources", json=resource, headers=owner
     )
     assert response.status_code == 201, response.text
+    # A background import (202), so GET /imports/{id} is fuzzed on one that exists.
+    catalogue = (
+        "org,name,status,network,cloud\r\n"
+        + f"{units[0]},防汛指挥系统,planned,extranet,on_cloud\r\n"
+    )
+    queued = await client.post(
+        "/api/v1/systems:import",
+        content=catalogue.encode(),
+        headers={**owner, "Content-Type": "text/csv", "Prefer": "respond-async"},
+    )
+    assert queued.status_code == 202, queued.text
     return Seeded(
         unit_org=units[0],
-        known={"unit_id": units, "parent": units, "org": units, "system_id": [operating, retired]},
+        known={
+            "unit_id": units,
+            "parent": units,
+            "org": units,
+            "system_id": [operating, retired],
+            "import_id": [queued.json()["id"]],
+        },
     )
 
 

@@ -174,6 +174,7 @@ RAISING_MODULES = (
     "api.py",
     "service.py",
     "imports.py",
+    "import_worker.py",
     "spreadsheets.py",
     "repository.py",
     "views.py",
