@@ -68,7 +68,7 @@ HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)  # how long an answer is replayed
 LEASE = timedelta(minutes=5)  # how long a claim counts as in flight without an answer
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as the IETF draft's examples
-_REPLAYED_HEADERS = ("content-type", "location")
+_REPLAYED_HEADERS = ("content-type", "location", "preference-applied")
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 

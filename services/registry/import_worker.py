@@ -1,8 +1,8 @@
 """The import worker: runs the catalogue imports answered ``202`` (``Prefer: respond-async``).
 
-One per replica, supervised (``shared.events.workers``) as filing's deadline
-scheduler is: an error is caught per pass and reported through ``health`` (so
-``/readyz`` shows it), and the supervisor restarts a worker that ends. A pass takes
+One per replica, a ``shared.events.workers.Periodic`` as filing's deadline scheduler
+is: a failed pass is reported through ``health`` (so ``/readyz`` shows it) and tried
+again, and the supervisor restarts a worker that ends. A pass takes
 the waiting imports one at a time, oldest first, each in two steps:
 
 1. **claim** (a short transaction): the oldest import that is queued, or running past
@@ -45,21 +45,22 @@ from shared.auth import Principal, Role
 from shared.clock import Clock
 from shared.db.session import Database
 from shared.errors import GovitError
-from shared.events.workers import Health
+from shared.events.workers import Periodic
 from shared.ids import new_id
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # runs that failed (not refused) before the import is given up
 
 
-class ImportWorker:
+class ImportWorker(Periodic):
     name = "registry-imports"
 
     def __init__(self, app: FastAPI, poll_seconds: float, lease_seconds: float) -> None:
+        super().__init__(poll_seconds)
         self.app = app
-        self.poll_seconds = poll_seconds
         self.lease = timedelta(seconds=lease_seconds)
-        self.health = Health(self.name)
+        self.db: Database | None = None  # its own pool, while it runs
+        self.stop: asyncio.Event | None = None
 
     @property
     def clock(self) -> Clock:
@@ -67,23 +68,20 @@ class ImportWorker:
         return clock
 
     async def run(self, stop: asyncio.Event) -> None:
-        db = Database(self.app.state.settings.database_url, pool_size=1, max_overflow=1)
+        self.db = Database(self.app.state.settings.database_url, pool_size=1, max_overflow=1)
+        self.stop = stop
         try:
-            while not stop.is_set():
-                try:
-                    await self.tick(db, stop)
-                    self.health.running()
-                except Exception as exc:
-                    if self.health.failing(exc):
-                        log.exception("import pass failed")
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+            await super().run(stop)
         finally:
-            await db.dispose()
+            await self.db.dispose()
 
-    async def tick(self, db: Database, stop: asyncio.Event | None = None) -> int:
-        """One pass: every waiting import, one after another; how many were finished
-        (done or refused) by this worker."""
+    async def tick(self) -> int:
+        assert self.db is not None, "run() opens the worker's pool"
+        return await self.finish_waiting(self.db, self.stop)
+
+    async def finish_waiting(self, db: Database, stop: asyncio.Event | None = None) -> int:
+        """Every waiting import, one after another, until none is left or ``stop``;
+        how many this worker finished (done or refused)."""
         finished = 0
         while stop is None or not stop.is_set():
             claimed = await self._claim(db)

@@ -290,9 +290,10 @@ async def test_a_retried_async_import_queues_one_import_and_answers_the_same(
     assert queued(again) == ident
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
+    assert again.headers["Preference-Applied"] == "respond-async"  # replayed with the 202
     assert await count(app, select(func.count()).select_from(Import)) == 1
 
-    assert await ImportWorker(app, 1, 60).tick(app.state.db) == 1
+    assert await ImportWorker(app, 1, 60).finish_waiting(app.state.db) == 1
     retried_after = await send(client, cast.a, data, extra=keyed)
     assert queued(retried_after) == ident  # still the first answer: nothing imported twice
     assert await count(app, select(func.count()).select_from(Import)) == 1
@@ -360,11 +361,12 @@ async def test_a_running_import_whose_lease_ran_out_is_taken_again_and_finished_
 
     # Two workers at once: the one import is taken by one of them and imported once.
     one, two = ImportWorker(app, 1, 60), ImportWorker(app, 1, 60)
-    assert sum(await asyncio.gather(one.tick(app.state.db), two.tick(app.state.db))) == 1
+    passes = (one.finish_waiting(app.state.db), two.finish_waiting(app.state.db))
+    assert sum(await asyncio.gather(*passes)) == 1
     done = await status(client, cast.a, dead)
     assert (done["state"], done["imported"]) == ("done", 3)
     assert await count(app, select(func.count()).select_from(System)) == 3
-    assert await one.tick(app.state.db) == 0, "a finished import is not taken again"
+    assert await one.finish_waiting(app.state.db) == 0, "a finished import is not taken again"
     assert (await status(client, cast.a, alive))["state"] == "running", "its lease still runs"
     assert await stored_file(app, dead) is None
     assert await stored_file(app, alive) is not None
@@ -382,8 +384,8 @@ async def test_an_import_a_live_worker_holds_is_skipped_even_past_its_lease(
             await holder.execute(
                 text("SELECT id FROM imports WHERE id = :id FOR UPDATE"), {"id": ident}
             )
-            assert await worker.tick(app.state.db) == 0
-    assert await worker.tick(app.state.db) == 1
+            assert await worker.finish_waiting(app.state.db) == 0
+    assert await worker.finish_waiting(app.state.db) == 1
     assert (await status(client, cast.a, ident))["imported"] == 3
     assert await count(app, select(func.count()).select_from(System)) == 3
 
@@ -394,7 +396,7 @@ async def test_an_import_that_failed_on_every_attempt_is_given_up(
     app, client, cast = idle
     ident = queued(await send(client, cast.a, csv_file([row(cast.unit_a)])))
     await _left_running(app, ident, lease_left=-1, attempts=MAX_ATTEMPTS)
-    assert await ImportWorker(app, 1, 60).tick(app.state.db) == 0
+    assert await ImportWorker(app, 1, 60).finish_waiting(app.state.db) == 0
     refused = await status(client, cast.a, ident)
     assert refused["state"] == "refused"
     assert [(e["row"], e["code"]) for e in refused["errors"]] == [(None, "import_failed")]
