@@ -244,17 +244,22 @@ class Demo:
                 )
                 for p in missing
             ]
+            # leshan's units import in the background (202, then the import's Location)
+            background = {"Prefer": "respond-async"} if profile == "leshan" else {}
             answer = self.call(
                 "POST",
                 "/api/v1/systems:import",
                 content=("\n".join(lines) + "\n").encode(),
                 headers={
                     **headers,
+                    **background,
                     "Content-Type": "text/csv",
                     **idempotency_key("import", unit["id"], *(p["name"] for p in missing)),
                 },
             )
-            self.created["systems"] += self.expect(answer, 201)["imported"]
+            if answer.status_code == 202:
+                answer = self.finished_import(answer.headers["Location"], headers)
+            self.created["systems"] += self.expect(answer, 200, 201)["imported"]
         stored = {s["name"]: s for s in self.pages("/api/v1/systems", headers, org=unit["id"])}
         jobs = [
             (stored[p["name"]], p, r)
@@ -264,6 +269,20 @@ class Demo:
         with ThreadPoolExecutor(max_workers=6) as pool:
             for _ in pool.map(lambda job: self.add_resource(headers, *job), jobs):
                 self.created["resources"] += 1
+
+    def finished_import(self, location: str, headers: dict[str, str]) -> httpx.Response:
+        """Poll a background import until it is done (or refused: the demo stops)."""
+        answers: list[httpx.Response] = []
+
+        def finished() -> bool:
+            answer = self.call("GET", location, headers=headers)
+            answers.append(answer)
+            return answer.status_code != 200 or answer.json()["state"] in ("done", "refused")
+
+        self.wait(finished, f"the import at {location}", seconds=120)
+        if answers[-1].status_code == 200 and answers[-1].json()["state"] != "done":
+            raise SystemExit(f"GET {location}: {answers[-1].text[:400]}")
+        return answers[-1]
 
     def add_resource(
         self,

@@ -242,6 +242,34 @@ class Walk:
         await self.client.patch(
             f"/api/v1/systems/{legacy['id']}", json={"status": "retired"}, headers=unit
         )
+        await self.background_import_refused()
+
+    async def background_import_refused(self) -> None:
+        """A catalogue sent with ``Prefer: respond-async``: 202 and a Location the gateway
+        routes, where the import ends refused with its row's error, nothing stored, and
+        which no other unit may read."""
+        unit = self.as_("unit")
+        sent = await self.client.post(
+            "/api/v1/systems:import",
+            content=f"name,org,status,network,cloud\n后台导入系统,{self.unit},live,extranet,on_cloud\n".encode(),
+            headers={**unit, **key(), "Content-Type": "text/csv", "Prefer": "respond-async"},
+        )
+        assert sent.status_code == 202, sent.text
+        assert sent.headers["Preference-Applied"] == "respond-async"
+        location = sent.headers["Location"]
+        answer: dict[str, Any] = {}
+
+        async def finished() -> bool:
+            answer.update(ok(await self.client.get(location, headers=unit)))
+            return answer["state"] in ("done", "refused")
+
+        await wait_until(finished, 30, "the background import finishes")
+        assert answer["state"] == "refused" and answer["imported"] == 0, answer
+        assert [(e["row"], e["column"]) for e in answer["errors"]] == [(2, "status")], answer
+        stranger = self.as_("unit", org=str(uuid.uuid4()))
+        problem(await self.client.get(location, headers=stranger), 404)
+        listed = ok(await self.client.get(f"/api/v1/systems?org={self.unit}", headers=unit))
+        assert "后台导入系统" not in {s["name"] for s in listed["items"]}
 
     # approval (API.md "Approval") ---------------------------------------------------------
 
