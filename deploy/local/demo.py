@@ -101,6 +101,17 @@ STAGES = [
     "overdue",
     "suspended",
 ]
+# The status a stage ends in once other services' events have reached approval (a
+# contract filed starts construction, an acceptance filed starts operation, an
+# escalated order suspends), and the routes that stage needs: the summary is printed
+# after every project has settled, so a second run prints the same.
+SETTLED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "in_construction": ("in_construction", ("/api/v1/filings",)),
+    "construction_paid": ("in_construction", ("/api/v1/filings", "/api/v1/disbursements")),
+    "overdue": ("in_construction", ("/api/v1/filings",)),
+    "in_operation": ("in_operation", ("/api/v1/filings", "/api/v1/disbursements")),
+    "suspended": ("suspended", ("/api/v1/filings", "/api/v1/rectifications")),
+}
 PROJECTS_PER_UNIT = 3
 SCORES = {
     "support_capacity": 85,
@@ -322,7 +333,7 @@ class Demo:
             ]
             compliant = sum(1 for s in systems if all((s.get("facts") or {}).values()))
             lines.append(f"{profile:<20}{len(units):>6}{len(systems):>9}{compliant:>11}")
-        lines += self.project_summary()
+        lines += self.settled_project_summary()
         made = ", ".join(f"{n} {k}" for k, n in sorted(self.created.items())) or "nothing"
         kept = ", ".join(f"{n} {k}" for k, n in sorted(self.found.items())) or "nothing"
         lines += ["", f"created this run: {made}", f"already there: {kept}"]
@@ -413,6 +424,19 @@ class Demo:
         else:
             self.count(self.found, "projects")
         self.advance(profile, unit, project, stage)
+        self.settle(profile, unit, project, stage)
+
+    def settle(
+        self, profile: str, unit: dict[str, Any], project: dict[str, Any], stage: str
+    ) -> None:
+        """Wait until the project shows the status its stage ends in (see ``SETTLED``)."""
+        status, needs = SETTLED.get(stage, (None, ()))
+        if status is None or not all(self.has("POST", path) for path in needs):
+            return
+        self.wait(
+            lambda: self.status(profile, unit, project) == status,
+            f"project {project['id']} {status}",
+        )
 
     def count(self, counter: Counter[str], what: str) -> None:
         with self.lock:
@@ -708,6 +732,18 @@ class Demo:
             "escalate",
             order["id"],
         )
+
+    def settled_project_summary(self, seconds: float = 30) -> list[str]:
+        """The project summary once two reads a second apart agree: events still on
+        their way (a gate closing after an escalation) would make a second run differ."""
+        deadline = time.monotonic() + seconds
+        lines = self.project_summary()
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            previous, lines = lines, self.project_summary()
+            if lines == previous:
+                break
+        return lines
 
     def project_summary(self) -> list[str]:
         if not self.has("GET", "/api/v1/projects"):
