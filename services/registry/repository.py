@@ -53,7 +53,7 @@ from shared import pagination
 from shared import revisions as trail
 from shared.auth import Principal
 from shared.auth.access import Condition, Level, condition
-from shared.auth.access_sql import CLAUSES_KEPT, access_clause, readable, to_sql
+from shared.auth.access_sql import CLAUSES_KEPT, access_clause, readable, readable_one, to_sql
 from shared.db.fast import fetch
 from shared.db.session import custom_plans
 from shared.events import Event
@@ -86,9 +86,7 @@ async def readable_unit(
     session: AsyncSession, principal: Principal, unit_id: uuid.UUID
 ) -> Unit | None:
     """The unit, or None when it does not exist or is not the caller's to read."""
-    query = readable(Unit, principal, domain.UNITS).where(Unit.id == unit_id)
-    unit: Unit | None = await session.scalar(query)
-    return unit
+    return await readable_one(session, Unit, principal, domain.UNITS, unit_id)
 
 
 async def readable_units(
@@ -135,11 +133,9 @@ async def readable_system(
     session: AsyncSession, principal: Principal, system_id: uuid.UUID, *, for_update: bool = False
 ) -> System | None:
     """The system, or None when it does not exist or is not the caller's to read."""
-    query = readable(System, principal, domain.SYSTEMS).where(System.id == system_id)
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    found: System | None = await session.scalar(query)
-    return found
+    return await readable_one(
+        session, System, principal, domain.SYSTEMS, system_id, for_update=for_update
+    )
 
 
 async def system(session: AsyncSession, system_id: uuid.UUID) -> System | None:
