@@ -321,6 +321,13 @@ async def return_surplus(
         session, project.id, year, body.category, -body.amount, row.ceiling, entry
     )
     total = sum((r.construction + r.operations for r in rows), ZERO) - body.amount
+    await publisher.publish(
+        session,
+        "govit.funding.surplus.returned",
+        entry["id"],
+        views.return_payload(entry, total),
+        now,
+    )
     return {**views.movement_out(_Row(entry)), "disbursed_total": views.money(total)}
 
 

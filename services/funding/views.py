@@ -118,6 +118,11 @@ def disbursement_payload(row: Mapping[str, Any], disbursed_total: Any) -> dict[s
     }
 
 
+def return_payload(row: Mapping[str, Any], disbursed_total: Any) -> dict[str, Any]:
+    """``govit.funding.surplus.returned``: the movement (negative) and why."""
+    return {**disbursement_payload(row, disbursed_total), "reason": row["reason"]}
+
+
 def budgets(project: Any) -> dict[int, Any]:
     """The approved annual budgets as {year: Decimal}."""
     return {int(b["year"]): Decimal(str(b["amount"])) for b in project.approved_annual_budgets}

@@ -18,9 +18,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from services.funding import consumers
 from services.funding.app import FundingSettings, build_app
+from services.funding.models import events as funding_events
 from shared.clock import FixedClock
 from shared.events.envelope import Event
 from shared.events.schemas import SCHEMA_DIR
@@ -244,3 +246,13 @@ def everything_filed(project: Project) -> list[Event]:
         project.filing("contract"),
         project.filing("acceptance", passed=True),
     ]
+
+
+async def outbox(app: FastAPI, type_prefix: str) -> list[dict[str, Any]]:
+    async with app.state.db.sessions() as session:
+        rows = await session.execute(
+            select(funding_events.outbox.c.envelope)
+            .where(funding_events.outbox.c.type.startswith(type_prefix))
+            .order_by(funding_events.outbox.c.created_at, funding_events.outbox.c.id)
+        )
+        return [row.envelope for row in rows]

@@ -20,6 +20,7 @@ from tests.funding.conftest import (
     feed,
     key,
     new_project,
+    outbox,
 )
 from tests.support.checks import problem
 from tests.support.fixtures import TokenFactory
@@ -325,6 +326,13 @@ async def test_a_surplus_return_reduces_what_was_disbursed(
     assert view["disbursed"] == "500.00"
     kinds = [m["kind"] for m in await movements(client, finance, p)]
     assert sorted(kinds) == ["disbursement", "return"]
+    # Announced like a disbursement, so auditors' and integrators' totals follow it.
+    [event] = await outbox(funding_app, "govit.funding.surplus.returned")
+    assert event["subject"] == returned.json()["id"]
+    assert event["data"]["project_id"] == str(p.id)
+    data = event["data"]
+    assert (data["amount"], data["disbursed_total"]) == ("-300.00", "500.00")
+    assert data["reason"] == "项目结余资金退回"
 
 
 async def test_what_if_the_acceptance_were_filed(

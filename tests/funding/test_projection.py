@@ -8,10 +8,8 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
 
-from services.funding.models import events as tables
-from tests.funding.conftest import NOW, cast, feed, new_project
+from tests.funding.conftest import NOW, cast, feed, new_project, outbox
 from tests.support.fixtures import TokenFactory
 
 
@@ -22,16 +20,6 @@ async def view(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-async def outbox(app: FastAPI, type_prefix: str) -> list[dict[str, Any]]:
-    async with app.state.db.sessions() as session:
-        rows = await session.execute(
-            select(tables.outbox.c.envelope)
-            .where(tables.outbox.c.type.startswith(type_prefix))
-            .order_by(tables.outbox.c.created_at, tables.outbox.c.id)
-        )
-        return [row.envelope for row in rows]
 
 
 async def test_each_fact_remembers_the_event_that_set_it(
