@@ -4,19 +4,15 @@ the end-to-end tests: the documents and materials it sends, and which answers me
 
 from __future__ import annotations
 
+from typing import get_args
+
 import httpx
 
 from shared.policy import PolicyProfile
+from shared.policy.rules import AcceptanceDocument
 
-ACCEPTANCE_DOCUMENTS = (
-    "construction_summary",
-    "financial_report",
-    "audit_report",
-    "sharing_report",
-    "test_report",
-    "security_assessment",
-    "crypto_assessment",
-)
+# Every document an acceptance report may need under any profile (leshan:31's seven).
+ACCEPTANCE_DOCUMENTS: tuple[str, ...] = get_args(AcceptanceDocument)
 
 # Codes a service answers while an event it needs is still on its way: 409, or 422 for
 # evaluation's ``filing_unknown``, which cannot tell a filing not yet arrived from one
