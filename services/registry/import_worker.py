@@ -50,6 +50,10 @@ from shared.ids import new_id
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # runs that failed (not refused) before the import is given up
+# A system row a request holds (a unit's edit) is waited for this long at most: a lock
+# held without end would otherwise hold the import, and its row, without end. Past it
+# the attempt fails and the import is taken again on the next pass.
+LOCK_WAIT_SECONDS = 30.0
 
 
 class ImportWorker(Periodic):
@@ -127,6 +131,7 @@ class ImportWorker(Periodic):
                 job = await repository.claimed_import(session, import_id, claim)
                 if job is None:  # taken over by another worker after the lease ran out
                     return False
+                await repository.wait_for_locks_at_most(session, LOCK_WAIT_SECONDS)
                 now = self.clock.now()
                 try:
                     async with session.begin_nested():  # a refusal stores no row

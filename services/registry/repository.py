@@ -391,6 +391,13 @@ async def next_import(session: AsyncSession, now: datetime) -> Mapping[str, Any]
     return cast(Mapping[str, Any] | None, (await session.execute(query)).mappings().first())
 
 
+async def wait_for_locks_at_most(session: AsyncSession, seconds: float) -> None:
+    """For the rest of the transaction, a row lock held elsewhere is waited for at most
+    ``seconds``; past that the statement fails (PostgreSQL's ``lock_timeout``)."""
+    timeout = f"{max(1, round(seconds * 1000))}ms"
+    await session.execute(select(func.set_config("lock_timeout", timeout, True)))
+
+
 async def claimed_import(
     session: AsyncSession, import_id: uuid.UUID, claim: uuid.UUID
 ) -> Mapping[str, Any] | None:

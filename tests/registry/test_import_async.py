@@ -19,12 +19,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
 
+from services.registry import import_worker
 from services.registry.api import _prefers_async
 from services.registry.import_worker import MAX_ATTEMPTS, ImportWorker
 from services.registry.models import Import, System, events
 from services.registry.schemas import ImportStatus
-from services.registry.spreadsheets import XLSX_MEDIA_TYPE
+from services.registry.spreadsheets import COLUMNS, XLSX_MEDIA_TYPE
 from tests.registry.conftest import fresh_registry, make_unit
 from tests.registry.test_import_export import IMPORT, csv_file, errors_of, listed, row, xlsx_file
 from tests.support.checks import problem, wait_until
@@ -388,6 +390,44 @@ async def test_an_import_a_live_worker_holds_is_skipped_even_past_its_lease(
     assert await worker.finish_waiting(app.state.db) == 1
     assert (await status(client, cast.a, ident))["imported"] == 3
     assert await count(app, select(func.count()).select_from(System)) == 3
+
+
+async def test_a_system_row_held_elsewhere_fails_the_attempt_instead_of_holding_the_import(
+    idle: tuple[FastAPI, httpx.AsyncClient, Cast], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, client, cast = idle
+    system = await client.post(
+        "/api/v1/systems", json=_system_body(row(cast.unit_a)), headers=cast.a
+    )
+    assert system.status_code == 201, system.text
+    sid = system.json()["id"]
+    renamed = {**row(cast.unit_a, name="水资源监测预警系统（二期）"), "id": sid}
+    ident = queued(await send(client, cast.a, csv_file([renamed], header=COLUMNS)))
+    monkeypatch.setattr(import_worker, "LOCK_WAIT_SECONDS", 0.2)
+    worker = ImportWorker(app, 1, 60)
+    async with app.state.db.engine.connect() as holder:
+        async with holder.begin():  # a request editing the system, never finishing
+            await holder.execute(
+                text("SELECT id FROM systems WHERE id = :id FOR UPDATE"), {"id": sid}
+            )
+            with pytest.raises(DBAPIError, match="lock timeout"):  # not a wait without end
+                await asyncio.wait_for(worker.finish_waiting(app.state.db), 30)
+            waiting = await status(client, cast.a, ident)
+            assert waiting["state"] == "running" and waiting["imported"] == 0
+    # Released at once (not after its 60 s lease): the next pass imports it.
+    assert await worker.finish_waiting(app.state.db) == 1
+    assert (await status(client, cast.a, ident))["state"] == "done"
+    got = await client.get(f"/api/v1/systems/{sid}", headers=cast.a)
+    assert got.json()["name"] == "水资源监测预警系统（二期）"
+
+
+def _system_body(values: dict[str, object]) -> dict[str, object]:
+    """The CSV row as a POST /systems body (booleans and levels as JSON)."""
+    body: dict[str, object] = {k: v for k, v in values.items() if v != ""}
+    for name in ("sharing_connected", "crypto_assessed", "asset_registered"):
+        body[name] = body[name] == "true"
+    body["mlps_level"] = int(str(body["mlps_level"]))
+    return body
 
 
 async def test_an_import_that_failed_on_every_attempt_is_given_up(
