@@ -4,12 +4,14 @@ the imports migration (0006) exactly ``models.Import``'s; each goes down and up 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import MetaData, inspect
 from sqlalchemy.engine import Connection
 
 from services.registry.models import Import
@@ -20,62 +22,46 @@ from shared.idempotency import idempotency_table
 from tests.support.databases import Databases
 
 
-def _state(connection: Connection) -> tuple[bool, list[Any]]:
-    """Whether the table exists, and how it differs from the kit's declaration."""
-    metadata = idempotency_table(new_metadata()).metadata
-    diffs = compare_metadata(MigrationContext.configure(connection), metadata)
-    ours = [d for d in diffs if "idempotency_keys" in repr(d)]
-    return inspect(connection).has_table("idempotency_keys"), ours
+def _kits_table() -> MetaData:
+    return idempotency_table(new_metadata()).metadata
 
 
-async def _inspect(url: str) -> tuple[bool, list[Any]]:
-    db = Database(url, pool_size=1)
-    try:
-        async with db.engine.connect() as conn:
-            return await conn.run_sync(_state)
-    finally:
-        await db.dispose()
-
-
-async def test_the_idempotency_migration_builds_the_kits_table_down_and_up(
-    databases: Databases,
-) -> None:
-    url = await databases.migrated("registry")
-    assert await _inspect(url) == (True, [])
-    config = alembic_config("registry", url)
-    await asyncio.to_thread(command.downgrade, config, "0004")
-    exists, _ = await _inspect(url)
-    assert not exists
-    await asyncio.to_thread(command.upgrade, config, "head")
-    assert await _inspect(url) == (True, [])
-
-
-def _imports_state(connection: Connection) -> tuple[bool, list[Any]]:
-    """Whether ``imports`` exists, and how it differs from ``models.Import``."""
+def _models_imports() -> MetaData:
     metadata = new_metadata()
     Import.__table__.to_metadata(metadata)
-    diffs = compare_metadata(MigrationContext.configure(connection), metadata)
-    ours = [d for d in diffs if "imports" in repr(d) and "idempotency" not in repr(d)]
-    return inspect(connection).has_table("imports"), ours
+    return metadata
 
 
-async def _inspect_imports(url: str) -> tuple[bool, list[Any]]:
+async def _inspect(
+    url: str, table: str, declared: Callable[[], MetaData]
+) -> tuple[bool, list[Any]]:
+    """Whether ``table`` exists, and how it differs from its declaration."""
+
+    def state(connection: Connection) -> tuple[bool, list[Any]]:
+        diffs = compare_metadata(MigrationContext.configure(connection), declared())
+        ours = [d for d in diffs if f"'{table}'" in repr(d)]
+        return inspect(connection).has_table(table), ours
+
     db = Database(url, pool_size=1)
     try:
         async with db.engine.connect() as conn:
-            return await conn.run_sync(_imports_state)
+            return await conn.run_sync(state)
     finally:
         await db.dispose()
 
 
-async def test_the_imports_migration_builds_the_models_table_down_and_up(
-    databases: Databases,
+@pytest.mark.parametrize(
+    ("table", "declared", "before"),
+    [("idempotency_keys", _kits_table, "0004"), ("imports", _models_imports, "0005")],
+)
+async def test_a_migration_builds_its_declared_table_down_and_up(
+    databases: Databases, table: str, declared: Callable[[], MetaData], before: str
 ) -> None:
     url = await databases.migrated("registry")
-    assert await _inspect_imports(url) == (True, [])
+    assert await _inspect(url, table, declared) == (True, [])
     config = alembic_config("registry", url)
-    await asyncio.to_thread(command.downgrade, config, "0005")
-    exists, _ = await _inspect_imports(url)
+    await asyncio.to_thread(command.downgrade, config, before)
+    exists, _ = await _inspect(url, table, declared)
     assert not exists
     await asyncio.to_thread(command.upgrade, config, "head")
-    assert await _inspect_imports(url) == (True, [])
+    assert await _inspect(url, table, declared) == (True, [])
